@@ -1,0 +1,245 @@
+-- Runtime statements on jobs. Each block is loaded by src/db/queries.ts under its name.
+-- Batches arrive as one JSON text parameter (jsonb_to_recordset): one round trip whatever the
+-- size, and no driver array-serialisation quirks. Results are read by position (src/db/rows.ts);
+-- JSON comes back as text so no driver transform can rewrite it.
+
+-- name: insertJobs
+-- Jobs whose queue does not exist are left out; the caller reports them as QueueNotFoundError.
+insert into /*schema*/_jobs (id, queue, state, priority, run_at, payload, attributes, max_attempts)
+select r.id, r.queue,
+       (case when t.run_at > now() then 'scheduled' else 'queued' end)::/*schema*/job_state,
+       coalesce(r.priority, 0), t.run_at, coalesce(r.payload, 'null'::jsonb), r.attributes,
+       r.max_attempts
+from jsonb_to_recordset($1::text::jsonb) as r(
+       id uuid, queue text, payload jsonb, attributes jsonb, priority integer,
+       delay_ms bigint, run_at timestamptz, max_attempts integer)
+join /*schema*/_queues q on q.name = r.queue
+cross join lateral (
+  select coalesce(r.run_at, now() + coalesce(r.delay_ms, 0) * interval '1 millisecond') as run_at
+) t
+returning id::text, pg_current_xact_id()::text as xid;
+
+-- name: claimJobs
+-- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3. Returned in claim order.
+with queue as (
+  select lease_ms from /*schema*/_queues where name = $1::text
+), picked as (
+  select id
+  from /*schema*/_jobs
+  where state = 'queued' and queue = $1::text
+  order by priority desc, run_at, id
+  limit $2::integer
+  for update skip locked
+), claimed as (
+  update /*schema*/_jobs j
+  set state = 'running',
+      attempt = j.attempt + 1,
+      lease_token = gen_random_uuid(),
+      lease_expires_at = now() + queue.lease_ms * interval '1 millisecond',
+      leased_by = $3::text,
+      started_at = now()
+  from picked, queue
+  where j.id = picked.id
+  returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
+            j.lease_token, queue.lease_ms
+)
+select id::text, payload::text, attributes::text, attempt, lease_token::text, lease_ms
+from claimed
+order by priority desc, run_at, id;
+
+-- name: tickQueue
+-- A consumer's timer for queue $1 fired: promote due delayed jobs, take back expired leases
+-- (failing jobs whose last attempt expired), and say when to look again.
+with promoted as (
+  update /*schema*/_jobs
+  set state = 'queued'
+  where id in (
+    select id from /*schema*/_jobs
+    where state = 'scheduled' and queue = $1::text and run_at <= now()
+    order by run_at
+    limit 1000
+    for update skip locked)
+  returning 1
+), expired as (
+  select j.id, j.attempt >= coalesce(j.max_attempts, q.max_attempts) as exhausted
+  from /*schema*/_jobs j
+  join /*schema*/_queues q on q.name = j.queue
+  where j.state = 'running' and j.queue = $1::text and j.lease_expires_at <= now()
+  order by j.lease_expires_at
+  limit 1000
+  for update of j skip locked
+), rescued as (
+  update /*schema*/_jobs j
+  set state = (case when e.exhausted then 'failed' else 'queued' end)::/*schema*/job_state,
+      finished_at = case when e.exhausted then now() end,
+      lease_token = null,
+      lease_expires_at = null,
+      errors = coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+        'name', 'LeaseExpired',
+        'message', format('the lease on attempt %s expired: its consumer (%s) stopped heartbeating',
+                          j.attempt, coalesce(j.leased_by, 'unknown')),
+        'attempt', j.attempt,
+        'at', now()))
+  from expired e
+  where j.id = e.id and j.state = 'running' and j.lease_expires_at <= now()
+  returning 1
+)
+select
+  (select count(*) from promoted)::integer as promoted,
+  (select count(*) from rescued)::integer as rescued,
+  (select ceil(extract(epoch from min(run_at) - now()) * 1000)::bigint
+     from /*schema*/_jobs
+     where state = 'scheduled' and queue = $1::text and run_at > now()) as next_due_ms,
+  (select ceil(extract(epoch from min(lease_expires_at) - now()) * 1000)::bigint
+     from /*schema*/_jobs
+     where state = 'running' and queue = $1::text and lease_expires_at > now()) as next_expiry_ms,
+  exists (select 1 from /*schema*/_jobs where state = 'queued' and queue = $1::text) as has_ready,
+  (select lease_ms from /*schema*/_queues where name = $1::text) as lease_ms;
+
+-- name: heartbeatJobs
+-- One statement per process per beat: extends every lease still held; the ids not returned
+-- were lost (redelivered, cancelled or finished elsewhere).
+update /*schema*/_jobs j
+set lease_expires_at = now() + h.lease_ms * interval '1 millisecond'
+from jsonb_to_recordset($1::text::jsonb) as h(id uuid, token uuid, lease_ms bigint)
+where j.id = h.id and j.lease_token = h.token and j.state = 'running'
+returning j.id::text;
+
+-- name: completeJobs
+-- Acks, fenced by the lease token: a stale consumer's ack matches no row. The token stays on the
+-- row, so an ack retried after a connection drop sees its own earlier success (second branch)
+-- instead of reporting a lost lease.
+with input as (
+  select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid, result jsonb)
+), done as (
+  update /*schema*/_jobs j
+  set state = 'completed',
+      result = i.result,
+      finished_at = now(),
+      lease_expires_at = null
+  from input i
+  where j.id = i.id and j.lease_token = i.token and j.state = 'running'
+  returning j.id
+)
+select id::text from done
+union all
+select j.id::text
+from input i
+join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'completed';
+
+-- name: failJobs
+-- Nacks, fenced and idempotent like acks. Retry n waits delay * factor^(n-1) with ±20% jitter,
+-- capped at the queue's max, all on the database clock; an explicit delay wins. The last attempt
+-- fails the job for good.
+with input as (
+  select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid, error jsonb, delay_ms bigint)
+), decided as (
+  select j.id,
+         i.token,
+         j.attempt >= coalesce(j.max_attempts, q.max_attempts) as exhausted,
+         coalesce(
+           i.delay_ms::double precision,
+           least(q.backoff_max_ms::double precision,
+                 q.backoff_delay_ms * power(q.backoff_factor, least(j.attempt - 1, 100))
+                   * (0.8 + random() * 0.4))) as delay_ms,
+         coalesce(i.error, '{}'::jsonb) || jsonb_build_object('attempt', j.attempt, 'at', now()) as error
+  from input i
+  join /*schema*/_jobs j on j.id = i.id
+  join /*schema*/_queues q on q.name = j.queue
+), done as (
+  update /*schema*/_jobs j
+  set state = (case when d.exhausted then 'failed'
+                    when d.delay_ms >= 1 then 'scheduled'
+                    else 'queued' end)::/*schema*/job_state,
+      -- No delay: back in line where it was (a consumer that let go, or an immediate retry).
+      run_at = case when d.exhausted or d.delay_ms < 1 then j.run_at
+                    else now() + d.delay_ms * interval '1 millisecond' end,
+      finished_at = case when d.exhausted then now() end,
+      lease_expires_at = null,
+      errors = coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(d.error)
+  from decided d
+  where j.id = d.id and j.lease_token = d.token and j.state = 'running'
+  returning j.id
+)
+select id::text from done
+union all
+select j.id::text
+from input i
+join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token
+where j.state in ('queued', 'scheduled', 'failed');
+
+-- name: releaseJobs
+-- Jobs claimed but never handed to a handler go back as they were: the attempt is not counted
+-- and run_at is kept, so they keep their place in line.
+with input as (
+  select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid)
+), done as (
+  update /*schema*/_jobs j
+  set state = 'queued',
+      attempt = greatest(j.attempt - 1, 0),
+      lease_expires_at = null
+  from input i
+  where j.id = i.id and j.lease_token = i.token and j.state = 'running'
+  returning j.id
+)
+select id::text from done
+union all
+select j.id::text
+from input i
+join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'queued';
+
+-- name: jobOutcomes
+-- The state of jobs someone waits on; only finished ones settle a completion handle.
+select id::text, state::text, attempt, result::text, (errors -> -1)::text as last_error
+from /*schema*/_jobs
+where id = any($1::uuid[]);
+
+-- name: transactionStates
+-- Whether the transactions that wrote jobs (sent with tx) committed, rolled back or still run.
+select x, pg_xact_status(x::xid8)
+from unnest($1::text[]) as x;
+
+-- name: jobStates
+-- The state of jobs a consumer holds, to tell cancellation from a lost lease.
+select id::text, state::text
+from /*schema*/_jobs
+where id = any($1::uuid[]);
+
+-- name: getJob
+select j.id::text, j.queue,
+       (case j.state when 'scheduled' then 'queued' else j.state::text end) as state,
+       j.priority, j.run_at, j.payload::text, j.attributes::text, j.attempt,
+       coalesce(j.max_attempts, q.max_attempts) as max_attempts,
+       j.result::text, j.errors::text, j.leased_by, j.lease_expires_at,
+       j.created_at, j.started_at, j.finished_at
+from /*schema*/_jobs j
+left join /*schema*/_queues q on q.name = j.queue
+where j.id = $1::uuid and j.queue = $2::text;
+
+-- name: cancelJobs
+update /*schema*/_jobs
+set state = 'cancelled',
+    finished_at = now(),
+    lease_token = null,
+    lease_expires_at = null
+where queue = $1::text
+  and id = any($2::uuid[])
+  and state in ('scheduled', 'queued', 'running')
+returning id::text;
+
+-- name: retryJob
+-- A failed or cancelled job gets a fresh set of attempts; its error history is kept.
+update /*schema*/_jobs
+set state = 'queued',
+    attempt = 0,
+    run_at = now(),
+    result = null,
+    finished_at = null
+where queue = $1::text and id = $2::uuid and state in ('failed', 'cancelled')
+returning id::text;
+
+-- name: queueStats
+select state::text, count(*)::bigint
+from /*schema*/_jobs
+where queue = $1::text
+group by state;

@@ -1,0 +1,165 @@
+import type { EventEmitter } from "eventemitter3";
+import { ClientClosedError, toPgwakeError } from "./errors.js";
+import { checkSchemaVersion, migrate, type MigrationReport } from "./db/migrate.js";
+import {
+  checkDuration,
+  checkOptions,
+  checkQueueName,
+  normaliseConnect,
+  normaliseQueueOptions,
+  type ConnectOptions,
+  type QueueOptions,
+} from "./options.js";
+import { Queue } from "./queue.js";
+import { Runtime, type ClientEvents } from "./runtime.js";
+import type { Duration } from "./util/duration.js";
+import type { Json } from "./util/json.js";
+
+/** Options of {@link Client.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for jobs held by `receive()` loops to be settled (default `"30s"`); jobs
+   * still held then go back to the queue. Workers always finish their running handlers.
+   */
+  timeout?: Duration;
+}
+
+/**
+ * A connection to one pgwake schema: a pool for statements and one LISTEN connection. Make it
+ * with {@link connect}; close it with {@link Client.close}.
+ *
+ * @example
+ * ```ts
+ * const client = await connect(process.env.DATABASE_URL);
+ * client.on("error", (error) => console.error("pgwake:", error.message));
+ * const q = await client.createQueue("emails", { maxAttempts: 3 });
+ * ```
+ */
+export class Client {
+  private closed: Promise<void> | undefined;
+
+  /** @internal */
+  constructor(private readonly runtime: Runtime) {}
+
+  /** The schema this client works in. */
+  get schema(): string {
+    return this.runtime.settings.schema;
+  }
+
+  /** This process's name in job leases (`leasedBy`). */
+  get name(): string {
+    return this.runtime.settings.name;
+  }
+
+  /**
+   * Subscribes to client events: `error` (background failures; the client recovers by itself),
+   * `listener:lost`, `listener:reconnect`.
+   */
+  on<E extends EventEmitter.EventNames<ClientEvents>>(
+    event: E,
+    listener: EventEmitter.EventListener<ClientEvents, E>,
+  ): this {
+    this.runtime.on(event, listener);
+    return this;
+  }
+
+  once<E extends EventEmitter.EventNames<ClientEvents>>(
+    event: E,
+    listener: EventEmitter.EventListener<ClientEvents, E>,
+  ): this {
+    this.runtime.once(event, listener);
+    return this;
+  }
+
+  off<E extends EventEmitter.EventNames<ClientEvents>>(
+    event: E,
+    listener: EventEmitter.EventListener<ClientEvents, E>,
+  ): this {
+    this.runtime.off(event, listener);
+    return this;
+  }
+
+  /** A handle to a queue, with no round trip. The queue must exist to send to it. */
+  queue<P = Json, R = Json>(name: string): Queue<P, R> {
+    return new Queue<P, R>(this.runtime, checkQueueName(name));
+  }
+
+  /**
+   * Creates a queue, or updates its options if it exists (idempotent). Options left out take
+   * their defaults, so the call describes the whole queue. A `deadLetter` queue that does not
+   * exist is created with defaults.
+   *
+   * @example
+   * ```ts
+   * const q = await client.createQueue("emails", { maxAttempts: 5, leaseTime: "30s", deadLetter: "emails-dead" });
+   * ```
+   */
+  async createQueue<P = Json, R = Json>(
+    name: string,
+    options?: QueueOptions,
+  ): Promise<Queue<P, R>> {
+    const queueName = checkQueueName(name);
+    const settings = normaliseQueueOptions(queueName, options);
+    this.assertOpen("create a queue");
+    await this.runtime.queries.upsertQueue(this.runtime.db, settings);
+    return this.queue<P, R>(queueName);
+  }
+
+  /** Applies pending migrations (`connect` does this unless `migrate: false`). */
+  async migrate(): Promise<MigrationReport> {
+    this.assertOpen("migrate");
+    return migrate(this.runtime.sql, this.schema);
+  }
+
+  /**
+   * Closes gracefully: stops claiming, lets workers finish their running jobs, waits for
+   * `receive()` loops to settle theirs (up to `timeout`), writes pending acks, then ends the
+   * connections. Completion handles still waiting reject with `ClientClosedError`. A script
+   * that closes its client exits by itself.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    this.closed ??= this.shutdown(options);
+    return this.closed;
+  }
+
+  private async shutdown(options: CloseOptions | undefined): Promise<void> {
+    const { timeout } = checkOptions<CloseOptions>(options, "close options", ["timeout"]);
+    const timeoutMs =
+      timeout === undefined ? 30_000 : checkDuration(timeout, "close options.timeout");
+    const runtime = this.runtime;
+    runtime.closing.abort(new ClientClosedError("continue"));
+    await runtime.stopWorkers();
+    await runtime.waitForHeld(timeoutMs);
+    await runtime.abandonHeld();
+    await runtime.shutdown(new ClientClosedError("wait for a completion"));
+  }
+
+  private assertOpen(what: string): void {
+    if (this.runtime.closing.signal.aborted) throw new ClientClosedError(what);
+  }
+}
+
+/**
+ * Connects to PostgreSQL, applies pending migrations (unless `migrate: false`), and starts
+ * listening. With no argument the URL comes from `DATABASE_URL`.
+ *
+ * @example
+ * ```ts
+ * const client = await connect();                            // DATABASE_URL
+ * const client = await connect("postgres://localhost/app");
+ * const client = await connect({ url, schema: "jobs", migrate: false });
+ * ```
+ */
+export async function connect(options?: string | ConnectOptions): Promise<Client> {
+  const settings = normaliseConnect(options);
+  const runtime = new Runtime(settings);
+  try {
+    if (settings.migrate) await migrate(runtime.sql, settings.schema);
+    else await checkSchemaVersion(runtime.db as never, settings.schema);
+    await runtime.start();
+  } catch (error) {
+    await runtime.shutdown(new ClientClosedError("connect")).catch(() => undefined);
+    throw toPgwakeError("connect", error);
+  }
+  return new Client(runtime);
+}

@@ -1,0 +1,215 @@
+import { toPgwakeError } from "../errors.js";
+import type { QueueSettings } from "../options.js";
+import type { Json } from "../util/json.js";
+import {
+  decodeClaimed,
+  decodeJobInfo,
+  decodeOutcome,
+  decodeQueue,
+  decodeTick,
+  type ClaimedRow,
+  type JobInfo,
+  type OutcomeRow,
+  type QueueRow,
+  type TickRow,
+} from "./rows.js";
+import { queryBlocks, renderSql } from "./sql-files.js";
+
+/**
+ * Anything that runs SQL: the client's postgres.js instance, a reserved connection, or a user's
+ * transaction (`tx`). Only `unsafe` is used, with named statements from `sql/queries/`.
+ */
+export interface Db {
+  unsafe(
+    query: string,
+    parameters?: never[],
+    options?: { prepare?: boolean },
+  ): { values(): PromiseLike<unknown[][]> };
+}
+
+export const QUERY_NAMES = [
+  "insertJobs",
+  "claimJobs",
+  "tickQueue",
+  "heartbeatJobs",
+  "completeJobs",
+  "failJobs",
+  "releaseJobs",
+  "jobOutcomes",
+  "jobStates",
+  "transactionStates",
+  "getJob",
+  "cancelJobs",
+  "retryJob",
+  "queueStats",
+  "upsertQueue",
+  "getQueue",
+] as const;
+
+export type QueryName = (typeof QUERY_NAMES)[number];
+
+/** One row of an `insertJobs` batch. */
+export interface InsertRow {
+  id: string;
+  queue: string;
+  /** The payload, already serialised and checked. */
+  payloadText: string;
+  attributes?: Record<string, Json> | undefined;
+  priority?: number | undefined;
+  delay_ms?: number | undefined;
+  run_at?: string | undefined;
+  max_attempts?: number | undefined;
+}
+
+/** A lease a consumer holds: the job and the token its claim returned. */
+export interface LeaseRef {
+  id: string;
+  token: string;
+}
+
+/**
+ * The typed statements of one schema. Runtime code never builds SQL: it calls these, and each
+ * runs one named block from `sql/queries/` as a prepared statement.
+ */
+export class Queries {
+  private readonly texts = new Map<QueryName, string>();
+
+  constructor(
+    readonly schema: string,
+    private readonly prepare: boolean,
+  ) {
+    const blocks = queryBlocks();
+    for (const name of QUERY_NAMES) {
+      const block = blocks.get(name);
+      if (!block) throw new Error(`internal: sql/queries has no block named ${name}`);
+      this.texts.set(name, renderSql(block, schema));
+    }
+  }
+
+  /** The rendered text of a statement (for tests and EXPLAIN). */
+  text(name: QueryName): string {
+    return this.texts.get(name)!;
+  }
+
+  /** Runs a statement and returns its rows as arrays; driver errors become PgwakeErrors. */
+  async run(db: Db, name: QueryName, params: unknown[]): Promise<unknown[][]> {
+    try {
+      return await db
+        .unsafe(this.text(name), params as never[], { prepare: this.prepare })
+        .values();
+    } catch (error) {
+      throw toPgwakeError(name, error);
+    }
+  }
+
+  /**
+   * Inserts jobs. Returns the ids that were written (jobs of missing queues are not) and the
+   * writing transaction's id, which tells a rolled-back `tx` send from one not yet committed.
+   */
+  async insertJobs(
+    db: Db,
+    rows: InsertRow[],
+  ): Promise<{ ids: Set<string>; xid: string | undefined }> {
+    const result = await this.run(db, "insertJobs", [encodeInsertRows(rows)]);
+    return { ids: idSet(result), xid: result[0]?.[1] as string | undefined };
+  }
+
+  async transactionStates(db: Db, xids: string[]): Promise<Map<string, string | null>> {
+    const rows = await this.run(db, "transactionStates", [xids]);
+    return new Map(rows.map((row) => [row[0] as string, (row[1] as string | null) ?? null]));
+  }
+
+  async claimJobs(db: Db, queue: string, limit: number, consumer: string): Promise<ClaimedRow[]> {
+    const rows = await this.run(db, "claimJobs", [queue, limit, consumer]);
+    return rows.map(decodeClaimed);
+  }
+
+  async tickQueue(db: Db, queue: string): Promise<TickRow> {
+    const rows = await this.run(db, "tickQueue", [queue]);
+    return decodeTick(rows[0]!);
+  }
+
+  /** Extends leases; returns the ids still held. */
+  async heartbeatJobs(
+    db: Db,
+    leases: Array<LeaseRef & { lease_ms: number }>,
+  ): Promise<Set<string>> {
+    return idSet(await this.run(db, "heartbeatJobs", [JSON.stringify(leases)]));
+  }
+
+  /** Completes jobs; returns the ids whose lease still matched. */
+  async completeJobs(db: Db, acks: Array<LeaseRef & { result: Json }>): Promise<Set<string>> {
+    return idSet(await this.run(db, "completeJobs", [JSON.stringify(acks)]));
+  }
+
+  /** Fails (retries or finally fails) jobs; returns the ids whose lease still matched. */
+  async failJobs(
+    db: Db,
+    nacks: Array<LeaseRef & { error: Json; delay_ms: number | null }>,
+  ): Promise<Set<string>> {
+    return idSet(await this.run(db, "failJobs", [JSON.stringify(nacks)]));
+  }
+
+  /** Puts claimed, never-delivered jobs back; returns the ids released. */
+  async releaseJobs(db: Db, leases: LeaseRef[]): Promise<Set<string>> {
+    return idSet(await this.run(db, "releaseJobs", [JSON.stringify(leases)]));
+  }
+
+  async jobOutcomes(db: Db, ids: string[]): Promise<OutcomeRow[]> {
+    return (await this.run(db, "jobOutcomes", [ids])).map(decodeOutcome);
+  }
+
+  async jobStates(db: Db, ids: string[]): Promise<Map<string, string>> {
+    const rows = await this.run(db, "jobStates", [ids]);
+    return new Map(rows.map((row) => [row[0] as string, row[1] as string]));
+  }
+
+  async getJob<P, R>(db: Db, queue: string, id: string): Promise<JobInfo<P, R> | null> {
+    const rows = await this.run(db, "getJob", [id, queue]);
+    return rows[0] ? decodeJobInfo<P, R>(rows[0]) : null;
+  }
+
+  async cancelJobs(db: Db, queue: string, ids: string[]): Promise<string[]> {
+    return (await this.run(db, "cancelJobs", [queue, ids])).map((row) => row[0] as string);
+  }
+
+  async retryJob(db: Db, queue: string, id: string): Promise<boolean> {
+    return (await this.run(db, "retryJob", [queue, id])).length > 0;
+  }
+
+  async queueStats(db: Db, queue: string): Promise<Map<string, number>> {
+    const rows = await this.run(db, "queueStats", [queue]);
+    return new Map(rows.map((row) => [row[0] as string, Number(row[1])]));
+  }
+
+  async upsertQueue(db: Db, q: QueueSettings): Promise<void> {
+    await this.run(db, "upsertQueue", [
+      q.name,
+      q.maxAttempts,
+      q.backoffDelayMs,
+      q.backoffFactor,
+      q.backoffMaxMs,
+      q.leaseMs,
+      q.maxSize,
+      q.deadLetter,
+      q.retentionMs,
+    ]);
+  }
+
+  async getQueue(db: Db, name: string): Promise<QueueRow | null> {
+    const rows = await this.run(db, "getQueue", [name]);
+    return rows[0] ? decodeQueue(rows[0]) : null;
+  }
+}
+
+/** The batch as JSON text, splicing in each payload's text rather than parsing it again. */
+function encodeInsertRows(rows: InsertRow[]): string {
+  const parts = rows.map(
+    ({ payloadText, ...rest }) => `${JSON.stringify(rest).slice(0, -1)},"payload":${payloadText}}`,
+  );
+  return `[${parts.join(",")}]`;
+}
+
+function idSet(rows: unknown[][]): Set<string> {
+  return new Set(rows.map((row) => row[0] as string));
+}

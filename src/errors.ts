@@ -1,0 +1,315 @@
+/**
+ * Every error pgwake throws or rejects with is a {@link PgwakeError}. Subclasses carry the fields
+ * a caller branches on, and messages say what was wrong, what arrived and what to do.
+ */
+
+/** A stable, machine-readable error code. */
+export type PgwakeErrorCode =
+  | "VALIDATION"
+  | "QUEUE_NOT_FOUND"
+  | "QUEUE_FULL"
+  | "JOB_FAILED"
+  | "JOB_CANCELLED"
+  | "JOB_NOT_FOUND"
+  | "LEASE_LOST"
+  | "SCHEMA_TOO_NEW"
+  | "SCHEMA_OUTDATED"
+  | "CLIENT_CLOSED"
+  | "ABORTED"
+  | "DATABASE";
+
+/**
+ * The base class of every pgwake error.
+ *
+ * @example
+ * ```ts
+ * try { await q.send(payload); }
+ * catch (error) { if (error instanceof PgwakeError) console.error(error.code, error.message); }
+ * ```
+ */
+export class PgwakeError extends Error {
+  readonly code: PgwakeErrorCode;
+
+  constructor(code: PgwakeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/**
+ * Bad input, caught before any I/O: nothing was written.
+ *
+ * @example
+ * ```ts
+ * await q.send(() => 1).catch((e: ValidationError) => e.field); // "payload"
+ * ```
+ */
+export class ValidationError extends PgwakeError {
+  /** Which argument or option was wrong, as a path (`"options.delay"`). */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super("VALIDATION", message);
+    this.field = field;
+  }
+}
+
+/**
+ * The queue does not exist. Create it with `client.createQueue(name)` first.
+ *
+ * @example
+ * ```ts
+ * await client.queue("nope").send(1).catch((e: QueueNotFoundError) => e.queue); // "nope"
+ * ```
+ */
+export class QueueNotFoundError extends PgwakeError {
+  readonly queue: string;
+
+  constructor(queue: string) {
+    super(
+      "QUEUE_NOT_FOUND",
+      `queue "${queue}" does not exist: create it with client.createQueue(${JSON.stringify(queue)}) before sending to it`,
+    );
+    this.queue = queue;
+  }
+}
+
+/**
+ * The queue stayed full (at its `maxSize`) until the send's `timeout` or `signal` gave up.
+ * Nothing was written.
+ *
+ * @example
+ * ```ts
+ * await q.send(1, { timeout: "1s" }).catch((e: QueueFullError) => e.queue);
+ * ```
+ */
+export class QueueFullError extends PgwakeError {
+  readonly queue: string;
+
+  constructor(queue: string, message?: string) {
+    super(
+      "QUEUE_FULL",
+      message ??
+        `queue "${queue}" stayed full until the send gave up: raise the queue's maxSize, add consumers, or wait longer`,
+    );
+    this.queue = queue;
+  }
+}
+
+/** The last error a job's handler reported, as stored in the database. */
+export interface StoredError {
+  name?: string;
+  message: string;
+  stack?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The job used up its attempts (or its last lease expired). `completed` rejects with this.
+ *
+ * @example
+ * ```ts
+ * await sent.completed.catch((e: JobFailedError) => console.log(e.attempts, e.error.message));
+ * ```
+ */
+export class JobFailedError extends PgwakeError {
+  readonly jobId: string;
+  readonly attempts: number;
+  readonly error: StoredError;
+
+  constructor(jobId: string, attempts: number, error: StoredError) {
+    super(
+      "JOB_FAILED",
+      `job ${jobId} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${error.message}. ` +
+        `Inspect it with queue.get(id) and requeue it with queue.retry(id)`,
+    );
+    this.jobId = jobId;
+    this.attempts = attempts;
+    this.error = error;
+  }
+}
+
+/**
+ * The job was cancelled before it completed. `completed` rejects with this.
+ *
+ * @example
+ * ```ts
+ * await sent.completed.catch((e) => e instanceof JobCancelledError);
+ * ```
+ */
+export class JobCancelledError extends PgwakeError {
+  readonly jobId: string;
+
+  constructor(jobId: string) {
+    super(
+      "JOB_CANCELLED",
+      `job ${jobId} was cancelled; requeue it with queue.retry(id) if it should run`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * No job has this id (it never existed, or retention deleted it).
+ *
+ * @example
+ * ```ts
+ * await q.completion(unknownId).catch((e: JobNotFoundError) => e.jobId);
+ * ```
+ */
+export class JobNotFoundError extends PgwakeError {
+  readonly jobId: string;
+
+  constructor(jobId: string, reason?: string) {
+    super(
+      "JOB_NOT_FOUND",
+      `job ${jobId} does not exist: ${reason ?? "it was never sent to this queue, or retention already deleted it"}`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * This consumer no longer holds the job: its lease expired and the job was redelivered, or the
+ * job was cancelled or finished elsewhere. The ack or nack changed nothing.
+ *
+ * @example
+ * ```ts
+ * await job.ack().catch((e) => { if (e instanceof LeaseLostError) return; throw e; });
+ * ```
+ */
+export class LeaseLostError extends PgwakeError {
+  readonly jobId: string;
+
+  constructor(jobId: string, detail?: string) {
+    super(
+      "LEASE_LOST",
+      `this consumer no longer holds job ${jobId}${detail ? ` (${detail})` : ""}; ` +
+        `nothing was changed. Raise the queue's leaseTime if handlers legitimately run this long`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * The database schema was migrated by a newer pgwake than this one.
+ *
+ * @example
+ * ```ts
+ * await connect(url).catch((e) => e instanceof SchemaTooNewError && e.databaseVersion);
+ * ```
+ */
+export class SchemaTooNewError extends PgwakeError {
+  readonly schema: string;
+  readonly databaseVersion: number;
+  readonly codeVersion: number;
+
+  constructor(schema: string, databaseVersion: number, codeVersion: number) {
+    super(
+      "SCHEMA_TOO_NEW",
+      `schema "${schema}" is at migration ${databaseVersion}, but this pgwake only knows migrations up to ${codeVersion}: ` +
+        `upgrade pgwake in this application, or point it at another schema`,
+    );
+    this.schema = schema;
+    this.databaseVersion = databaseVersion;
+    this.codeVersion = codeVersion;
+  }
+}
+
+/**
+ * The client was closed; create a new one with `connect()`.
+ *
+ * @example
+ * ```ts
+ * await client.close();
+ * await q.send(1).then(undefined, (e) => e instanceof ClientClosedError); // true
+ * ```
+ */
+export class ClientClosedError extends PgwakeError {
+  constructor(what: string) {
+    super(
+      "CLIENT_CLOSED",
+      `cannot ${what}: this client is closed; create a new one with connect()`,
+    );
+  }
+}
+
+/**
+ * An operation was given up because its `signal` aborted, or the work it belonged to is
+ * stopping. Also the `reason` of a `job.signal` aborted because its worker stops.
+ *
+ * @example
+ * ```ts
+ * await q.send(1, { signal: AbortSignal.abort() }).then(undefined, (e) => e.code); // "ABORTED"
+ * ```
+ */
+export class AbortedError extends PgwakeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ABORTED", message, options);
+  }
+}
+
+/**
+ * The database rejected a statement or the connection failed. `cause` is the driver's error
+ * (postgres.js `PostgresError` keeps `code`, `detail` and `constraint_name`).
+ *
+ * @example
+ * ```ts
+ * client.on("error", (e) => { if (e instanceof DatabaseError) console.error(e.sqlState); });
+ * ```
+ */
+export class DatabaseError extends PgwakeError {
+  /** The SQLSTATE, when the server sent one. */
+  readonly sqlState: string | undefined;
+
+  constructor(operation: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "DATABASE",
+      `${operation} failed in the database: ${detail}. Check that PostgreSQL is reachable and the schema is migrated`,
+      { cause },
+    );
+    this.sqlState = sqlStateOf(cause);
+  }
+}
+
+/** The SQLSTATE of a driver error, if it carries one. */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * Wraps anything thrown by the driver into a {@link PgwakeError}; pgwake's own errors pass
+ * through unchanged.
+ */
+export function toPgwakeError(operation: string, error: unknown): PgwakeError {
+  if (error instanceof PgwakeError) return error;
+  return new DatabaseError(operation, error);
+}
+
+/**
+ * Whether an error means the connection failed (so a statement may or may not have run) rather
+ * than the database refusing it. Only idempotent statements are retried on these.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const cause = error instanceof DatabaseError ? error.cause : error;
+  const state = sqlStateOf(cause);
+  if (state)
+    return state.startsWith("08") || state === "57P01" || state === "57P02" || state === "57P03";
+  const code =
+    typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  return (
+    typeof code === "string" &&
+    /^(CONNECTION_|CONNECT_TIMEOUT|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(
+      code,
+    )
+  );
+}

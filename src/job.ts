@@ -1,0 +1,132 @@
+import { LeaseLostError, ValidationError, type PgwakeError } from "./errors.js";
+import { normaliseNack, type NackOptions } from "./options.js";
+import type { ClaimedRow } from "./db/rows.js";
+import { toJsonText, type Json } from "./util/json.js";
+import { toStoredError } from "./util/stored-error.js";
+
+/** What a {@link Job} needs from the client that claimed it. */
+export interface JobHost {
+  readonly maxPayloadBytes: number;
+  /** Completes the job; resolves false when the lease no longer matched. */
+  complete(job: Job<unknown, unknown>, result: Json): Promise<boolean>;
+  /** Fails the attempt; resolves false when the lease no longer matched. */
+  fail(job: Job<unknown, unknown>, error: Json, delayMs: number | null): Promise<boolean>;
+  /** The job left this consumer's hands (settled or lost): stop heartbeating it. */
+  release(job: Job<unknown, unknown>): void;
+}
+
+/**
+ * A job handed to a consumer. Its lease is heartbeated while it is held; settle it once with
+ * {@link Job.ack} or {@link Job.nack}.
+ *
+ * Life cycle (one per delivery):
+ *
+ *     held ──ack/nack──► settling ──applied──► settled
+ *       │                   └─database error──► held (the call rejects; safe to retry)
+ *       └─cancelled / lease lost / stopping──► signal aborts (ack/nack then get LeaseLostError
+ *                                              if the lease is really gone)
+ *
+ * @example
+ * ```ts
+ * for await (const job of q.receive()) {
+ *   try { await job.ack(await handle(job.payload, job.signal)); }
+ *   catch (error) { await job.nack(error, { delay: "10s" }); }
+ * }
+ * ```
+ */
+export class Job<P = Json, R = Json> {
+  /** The job id (a UUID). */
+  readonly id: string;
+  /** The queue it came from. */
+  readonly queue: string;
+  readonly payload: P;
+  /** The delivery number: 1 first, counting redeliveries after a lost lease. */
+  readonly attempt: number;
+  /** The attributes it was sent with (`{}` when none). */
+  readonly attributes: Record<string, Json>;
+  /** Aborts when the job is cancelled, its lease is lost, or its consumer is stopping. */
+  readonly signal: AbortSignal;
+  /** @internal the lease this delivery holds */
+  readonly leaseToken: string;
+  /** @internal */
+  readonly leaseMs: number;
+
+  private readonly controller = new AbortController();
+  private state: "held" | "settling" | "settled" = "held";
+
+  /** @internal */
+  constructor(
+    queue: string,
+    row: ClaimedRow,
+    private readonly host: JobHost,
+  ) {
+    this.id = row.id;
+    this.queue = queue;
+    this.payload = row.payload as P;
+    this.attempt = row.attempt;
+    this.attributes = row.attributes ?? {};
+    this.leaseToken = row.leaseToken;
+    this.leaseMs = row.leaseMs;
+    this.signal = this.controller.signal;
+  }
+
+  /** Whether `ack` or `nack` has succeeded (or is under way). */
+  get settled(): boolean {
+    return this.state !== "held";
+  }
+
+  /**
+   * Completes the job with `result` (JSON; `undefined` is stored as null), which the producer's
+   * `completed` resolves with.
+   *
+   * @throws LeaseLostError if this consumer no longer holds the job; nothing changed.
+   */
+  async ack(result?: R): Promise<void> {
+    const json =
+      result === undefined
+        ? null
+        : (JSON.parse(toJsonText(result, "result", this.host.maxPayloadBytes)) as Json);
+    await this.settle("ack", () => this.host.complete(this, json));
+  }
+
+  /**
+   * Fails this attempt. The job is retried after the queue's backoff (or `delay`), or fails for
+   * good after its last attempt, when it is also copied to the dead-letter queue.
+   *
+   * @throws LeaseLostError if this consumer no longer holds the job; nothing changed.
+   */
+  async nack(error?: unknown, options?: NackOptions): Promise<void> {
+    const { delayMs } = normaliseNack(options);
+    const stored = toStoredError(error) as Json;
+    await this.settle("nack", () => this.host.fail(this, stored, delayMs));
+  }
+
+  /** @internal the lease is gone (cancelled, redelivered) or the consumer stops. */
+  abort(reason: PgwakeError): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  private async settle(action: "ack" | "nack", run: () => Promise<boolean>): Promise<void> {
+    if (this.state !== "held") {
+      throw new ValidationError(
+        "job",
+        `job ${this.id} was already acked or nacked: settle each delivery once`,
+      );
+    }
+    this.state = "settling";
+    let applied: boolean;
+    try {
+      applied = await run();
+    } catch (error) {
+      this.state = "held"; // the statement may not have run; a retry is safe (it is fenced)
+      throw error;
+    }
+    this.state = "settled";
+    this.host.release(this);
+    if (!applied) {
+      const lost = new LeaseLostError(this.id, `${action} after the lease was lost`);
+      this.abort(lost);
+      throw lost;
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import { EventEmitter } from "eventemitter3";
+import type postgres from "postgres";
+import { toPgwakeError } from "../errors.js";
+import { quoteIdentifier } from "../db/identifiers.js";
+import { CHANNEL_KINDS, channelName, type ChannelKind } from "./channels.js";
+
+/** Jobs of a queue can run now (`ready` of them), or the first delayed one is due `inMs` from now. */
+export interface ReadyNotice {
+  queue: string;
+  ready: number;
+  inMs: number | null;
+}
+
+/** Jobs of a queue finished in one state. */
+export interface DoneNotice {
+  queue: string;
+  state: "completed" | "failed" | "cancelled";
+  ids: string[];
+}
+
+export interface ListenerEvents {
+  ready: [ReadyNotice];
+  done: [DoneNotice];
+  /** LISTEN succeeded (first time or after a reconnect): anything may have been missed, re-read. */
+  listen: [epoch: number];
+  /** The connection was lost; notifications stop until the next `listen`. */
+  lost: [];
+  error: [Error];
+}
+
+/** Makes the dedicated postgres.js instance of the listener. */
+export type ListenerSqlFactory = (handlers: {
+  onnotify: (channel: string, payload: string) => void;
+  onclose: () => void;
+}) => postgres.Sql<Record<string, unknown>>;
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * The client's one LISTEN connection.
+ *
+ * postgres.js's own `listen()` re-LISTENs after a dropped connection but silently gives up if
+ * that first retry fails, so the listener owns its connection and its retry loop: after every
+ * close it retries with exponential backoff until LISTEN succeeds, then bumps `epoch` and emits
+ * `listen`. Whoever relies on notifications re-reads the database on `listen`, which is what
+ * makes a notification sent while the connection was down impossible to miss: LISTEN comes
+ * first, then the read.
+ */
+export class Listener extends EventEmitter<ListenerEvents> {
+  /** Counts successful LISTENs; changes whenever notifications may have been missed. */
+  epoch = 0;
+  private sql: postgres.Sql<Record<string, unknown>> | undefined;
+  private state: "idle" | "connecting" | "listening" | "stopped" = "idle";
+  private retries = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly channels: Map<string, ChannelKind>;
+  /** Bumped per connection instance, so a replaced instance's late close is ignored. */
+  private instance = 0;
+
+  constructor(
+    schema: string,
+    private readonly makeSql: ListenerSqlFactory,
+  ) {
+    super();
+    this.channels = new Map(CHANNEL_KINDS.map((kind) => [channelName(schema, kind), kind]));
+  }
+
+  /** Read through a getter: the state changes while a LISTEN is awaited. */
+  private get stopped(): boolean {
+    return this.state === "stopped";
+  }
+
+  /** Whether notifications are flowing right now. */
+  get listening(): boolean {
+    return this.state === "listening";
+  }
+
+  /** Connects and LISTENs; rejects if the first attempt fails. */
+  async start(): Promise<void> {
+    this.newConnection();
+    await this.listenOnce();
+  }
+
+  /**
+   * Runs a trivial query on the listener's connection to prove it is alive; one that does not
+   * answer in time is dropped and replaced (TCP keepalive alone can take minutes to notice).
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    if (this.state !== "listening" || !this.sql) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.sql.unsafe("select 1"), timeout]);
+    } catch (error) {
+      if (this.state !== "listening") return;
+      this.emit("error", toPgwakeError("listener health check", error));
+      this.replaceConnection();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.state = "stopped";
+    clearTimeout(this.retryTimer);
+    await this.sql?.end({ timeout: 0 });
+  }
+
+  private async listenOnce(): Promise<void> {
+    this.state = "connecting";
+    const statements = [...this.channels.keys()].map(
+      (channel) => `listen ${quoteIdentifier(channel)}`,
+    );
+    try {
+      await this.sql!.unsafe(statements.join("; "));
+    } catch (error) {
+      if (!this.stopped) this.state = "idle";
+      throw toPgwakeError("LISTEN", error);
+    }
+    if (this.stopped) return;
+    this.state = "listening";
+    this.retries = 0;
+    this.epoch++;
+    this.emit("listen", this.epoch);
+  }
+
+  private onClose(): void {
+    // While connecting, the failing LISTEN itself drives the retry.
+    if (this.state !== "listening") return;
+    this.state = "idle";
+    this.emit("lost");
+    this.scheduleRetry(0);
+  }
+
+  private replaceConnection(): void {
+    const old = this.sql;
+    this.state = "idle";
+    this.emit("lost");
+    this.newConnection();
+    void old?.end({ timeout: 0 }).catch(() => undefined);
+    this.scheduleRetry(0);
+  }
+
+  private newConnection(): void {
+    const instance = ++this.instance;
+    this.sql = this.makeSql({
+      onnotify: (channel, payload) => this.onNotify(channel, payload),
+      onclose: () => {
+        if (instance === this.instance) this.onClose();
+      },
+    });
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.listenOnce().catch((error: Error) => {
+        if (this.stopped) return;
+        this.emit("error", error);
+        this.retries++;
+        const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries);
+        this.scheduleRetry(backoff * (0.8 + Math.random() * 0.4));
+      });
+    }, delayMs);
+  }
+
+  private onNotify(channel: string, payload: string): void {
+    const kind = this.channels.get(channel);
+    if (!kind) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(payload);
+    } catch {
+      return; // not ours (someone NOTIFYing our channel by hand); notifications are only hints
+    }
+    if (typeof message !== "object" || message === null) return;
+    const m = message as Record<string, unknown>;
+    if (typeof m.q !== "string") return;
+    if (kind === "ready") {
+      this.emit("ready", {
+        queue: m.q,
+        ready: typeof m.n === "number" ? m.n : 0,
+        inMs: typeof m.in === "number" ? m.in : null,
+      });
+    } else if (
+      Array.isArray(m.ids) &&
+      (m.s === "completed" || m.s === "failed" || m.s === "cancelled")
+    ) {
+      this.emit("done", {
+        queue: m.q,
+        state: m.s,
+        ids: m.ids.filter((id): id is string => typeof id === "string"),
+      });
+    }
+  }
+}

@@ -1,0 +1,505 @@
+/**
+ * The one validation layer. Every public input is checked here, before any I/O, and turned into
+ * a normalised form whose durations carry their unit (`leaseMs`). A problem throws a
+ * ValidationError that names the option, shows what arrived and says what to do.
+ */
+import { hostname } from "node:os";
+import type postgres from "postgres";
+import { ValidationError } from "./errors.js";
+import { MAX_SCHEMA_BYTES } from "./notify/channels.js";
+import {
+  checkAttributes,
+  checkBoolean,
+  checkDuration,
+  checkInteger,
+  checkJobId,
+  checkNumber,
+  checkOptions,
+  checkQueueName,
+  checkSignal,
+  checkString,
+  INT32_MIN,
+  invalid,
+  isPlainObject,
+  optional,
+} from "./util/checks.js";
+import type { Duration } from "./util/duration.js";
+import { toJsonText, type Json } from "./util/json.js";
+import { randomBytes } from "node:crypto";
+
+// ---------------------------------------------------------------------------------------------
+// Public option types
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** A postgres:// URL. Defaults to `DATABASE_URL`. */
+  url?: string;
+  /** The schema holding pgwake's tables. Defaults to `PGWAKE_SCHEMA`, else `"pgwake"`. */
+  schema?: string;
+  /** Apply pending migrations on connect (default true). */
+  migrate?: boolean;
+  /**
+   * Your own postgres.js instance, to share its pool and settings. pgwake reads results by
+   * position and parses JSON itself, so transforms such as `postgres.camel` are fine.
+   */
+  sql?: postgres.Sql<Record<string, unknown>>;
+  /** Pool size when pgwake makes the pool (default 10). */
+  max?: number;
+  /**
+   * The slow safety poll: a check for missed work and completions, for the rare case a
+   * notification is lost. Default `"30s"`; `false` turns it off.
+   */
+  pollInterval?: Duration | false;
+  /** How this process names itself in a job's `leasedBy` (default `host:pid`). */
+  name?: string;
+  /** The largest payload or result accepted, in bytes of JSON (default 1 MiB). */
+  maxPayloadSize?: number;
+  /** Use prepared statements (default true). Turn off behind poolers that cannot keep them. */
+  prepare?: boolean;
+}
+
+/** Retry backoff: retry n waits `delay * factor^(n-1)`, ±20% jitter, capped at `max`. */
+export interface BackoffOptions {
+  /** First retry delay (default `"1s"`). */
+  delay?: Duration;
+  /** Growth per retry, at least 1 (default 2). */
+  factor?: number;
+  /** Longest delay (default `"1h"`). */
+  max?: Duration;
+}
+
+/** Options of `client.createQueue`. Options left out take their defaults. */
+export interface QueueOptions {
+  /** Deliveries before a job fails for good (default 5). */
+  maxAttempts?: number;
+  backoff?: BackoffOptions;
+  /** A running job not heartbeated for this long is redelivered (default `"30s"`). */
+  leaseTime?: Duration;
+  /** Backpressure bound on unfinished jobs. */
+  maxSize?: number;
+  /** Failed jobs are also copied to this queue, created if missing. */
+  deadLetter?: string;
+  /** Finished jobs are deleted after this (default `"7d"`). */
+  retention?: Duration;
+}
+
+/** A postgres.js transaction (or any instance) to enqueue inside. */
+export type Transaction =
+  postgres.TransactionSql<Record<string, unknown>> | postgres.Sql<Record<string, unknown>>;
+
+/** Options of `queue.send`. */
+export interface SendOptions {
+  /** Run no earlier than this from now. */
+  delay?: Duration;
+  /** Run no earlier than this time. */
+  runAt?: Date;
+  /** Higher runs first (default 0); any 32-bit integer. */
+  priority?: number;
+  /** A flat object of strings, numbers, booleans and nulls, stored with the job. */
+  attributes?: Record<string, string | number | boolean | null>;
+  /** Override the queue's `maxAttempts` for this job. */
+  maxAttempts?: number;
+  /** Enqueue inside this postgres.js transaction: invisible and unannounced until it commits. */
+  tx?: Transaction;
+  /** Give up waiting (for room in a bounded queue) when this aborts. */
+  signal?: AbortSignal;
+  /** Give up waiting (for room in a bounded queue) after this long. */
+  timeout?: Duration;
+  /** Run only after these jobs completed. */
+  after?: string[];
+  /** Dedup key: at most one unfinished job per queue and key. */
+  key?: string;
+}
+
+/** Options of `queue.receive`. */
+export interface ReceiveOptions {
+  /** Jobs one claim takes (default 1). */
+  batch?: number;
+  /** Ends the loop; unsettled and unyielded jobs go back to the queue. */
+  signal?: AbortSignal;
+  /** Only jobs whose attributes contain these. */
+  filter?: Record<string, string | number | boolean | null>;
+}
+
+/** Options of `queue.work`. */
+export interface WorkOptions {
+  /** Jobs run at once (default 1). */
+  concurrency?: number;
+  /** Most jobs one claim takes (default 1; never more than the free slots). */
+  batch?: number;
+  /** Only jobs whose attributes contain these. */
+  filter?: Record<string, string | number | boolean | null>;
+}
+
+/** Options of `job.nack`. */
+export interface NackOptions {
+  /** Retry after this long instead of the queue's backoff. */
+  delay?: Duration;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalised forms
+
+export interface ClientSettings {
+  url: string | undefined;
+  schema: string;
+  migrate: boolean;
+  sql: postgres.Sql<Record<string, unknown>> | undefined;
+  max: number;
+  pollMs: number | null;
+  name: string;
+  maxPayloadBytes: number;
+  prepare: boolean;
+}
+
+/** A queue's options as stored (durations in milliseconds). */
+export interface QueueSettings {
+  name: string;
+  maxAttempts: number;
+  backoffDelayMs: number;
+  backoffFactor: number;
+  backoffMaxMs: number;
+  leaseMs: number;
+  maxSize: number | null;
+  deadLetter: string | null;
+  retentionMs: number;
+}
+
+export interface NormalisedSend {
+  payloadText: string;
+  delayMs: number | undefined;
+  runAt: Date | undefined;
+  priority: number | undefined;
+  attributes: Record<string, Json> | undefined;
+  maxAttempts: number | undefined;
+  tx: Transaction | undefined;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+}
+
+export const DEFAULT_SCHEMA = "pgwake";
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+export const QUEUE_DEFAULTS: Omit<QueueSettings, "name"> = {
+  maxAttempts: 5,
+  backoffDelayMs: 1000,
+  backoffFactor: 2,
+  backoffMaxMs: 3_600_000,
+  leaseMs: 30_000,
+  maxSize: null,
+  deadLetter: null,
+  retentionMs: 7 * 24 * 3_600_000,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+const CONNECT_KEYS = [
+  "url",
+  "schema",
+  "migrate",
+  "sql",
+  "max",
+  "pollInterval",
+  "name",
+  "maxPayloadSize",
+  "prepare",
+] as const;
+
+function isPostgresInstance(value: unknown): boolean {
+  return (
+    typeof value === "function" && typeof (value as { unsafe?: unknown }).unsafe === "function"
+  );
+}
+
+export function normaliseConnect(
+  arg: string | ConnectOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ClientSettings {
+  const field = "connect options";
+  const options: Partial<ConnectOptions> =
+    typeof arg === "string" ? { url: arg } : checkOptions<ConnectOptions>(arg, field, CONNECT_KEYS);
+  const sql = options.sql;
+  if (sql !== undefined && !isPostgresInstance(sql)) {
+    invalid(
+      `${field}.sql`,
+      'a postgres.js instance (import postgres from "postgres"; postgres(url))',
+      sql,
+    );
+  }
+  const url = options.url ?? env.DATABASE_URL;
+  if (url !== undefined && (typeof url !== "string" || !/^postgres(ql)?:\/\//.test(url))) {
+    invalid(`${field}.url`, "a postgres:// or postgresql:// URL", url);
+  }
+  if (url === undefined && sql === undefined) {
+    throw new ValidationError(
+      `${field}.url`,
+      'no database given: pass connect("postgres://user:pass@host/db"), set DATABASE_URL, or pass { sql } with your postgres.js instance',
+    );
+  }
+  const schema = options.schema ?? env.PGWAKE_SCHEMA ?? DEFAULT_SCHEMA;
+  if (
+    typeof schema !== "string" ||
+    schema.length === 0 ||
+    Buffer.byteLength(schema) > MAX_SCHEMA_BYTES ||
+    schema.includes("\u0000")
+  ) {
+    invalid(
+      `${field}.schema`,
+      `a schema name of 1-${MAX_SCHEMA_BYTES} bytes (NOTIFY channel names are limited to 63)`,
+      schema,
+    );
+  }
+  const pollInterval = options.pollInterval ?? "30s";
+  const pollMs =
+    pollInterval === false ? null : checkDuration(pollInterval, `${field}.pollInterval`);
+  if (pollMs !== null && pollMs < 1000) {
+    invalid(
+      `${field}.pollInterval`,
+      "at least 1s, or false",
+      pollInterval,
+      "it is a safety net; NOTIFY does the waking",
+    );
+  }
+  return {
+    url,
+    schema,
+    migrate: optional(options.migrate, true, (v) => checkBoolean(v, `${field}.migrate`)),
+    sql,
+    max: optional(options.max, 10, (v) => checkInteger(v, `${field}.max`, 1, 1000)),
+    pollMs,
+    // The random part tells apart several clients of one process in a job's leasedBy.
+    name: optional(
+      options.name,
+      `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`,
+      (v) => checkString(v, `${field}.name`, 200),
+    ),
+    maxPayloadBytes: optional(options.maxPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES, (v) =>
+      checkInteger(v, `${field}.maxPayloadSize`, 1),
+    ),
+    prepare: optional(options.prepare, true, (v) => checkBoolean(v, `${field}.prepare`)),
+  };
+}
+
+const QUEUE_KEYS = [
+  "maxAttempts",
+  "backoff",
+  "leaseTime",
+  "maxSize",
+  "deadLetter",
+  "retention",
+] as const;
+const BACKOFF_KEYS = ["delay", "factor", "max"] as const;
+
+export function normaliseQueueOptions(name: string, value: unknown): QueueSettings {
+  const field = "queue options";
+  const options = checkOptions<QueueOptions>(value, field, QUEUE_KEYS);
+  const backoff = checkOptions<BackoffOptions>(options.backoff, `${field}.backoff`, BACKOFF_KEYS);
+  const d = QUEUE_DEFAULTS;
+  if (options.maxSize !== undefined) {
+    throw new ValidationError(
+      `${field}.maxSize`,
+      `${field}.maxSize (backpressure) is not available in this version of pgwake yet: leave it out for an unbounded queue`,
+    );
+  }
+  const deadLetter = optional(options.deadLetter, null, (v) =>
+    checkQueueName(v, `${field}.deadLetter`),
+  );
+  if (deadLetter === name) {
+    invalid(
+      `${field}.deadLetter`,
+      "another queue's name",
+      deadLetter,
+      "a queue cannot be its own dead-letter queue",
+    );
+  }
+  const leaseMs = optional(options.leaseTime, d.leaseMs, (v) =>
+    checkDuration(v, `${field}.leaseTime`),
+  );
+  if (leaseMs < 100) {
+    invalid(
+      `${field}.leaseTime`,
+      "at least 100ms",
+      options.leaseTime,
+      "heartbeats run every third of it",
+    );
+  }
+  return {
+    name,
+    maxAttempts: optional(options.maxAttempts, d.maxAttempts, (v) =>
+      checkInteger(v, `${field}.maxAttempts`, 1),
+    ),
+    backoffDelayMs: optional(backoff.delay, d.backoffDelayMs, (v) =>
+      checkDuration(v, `${field}.backoff.delay`),
+    ),
+    backoffFactor: optional(backoff.factor, d.backoffFactor, (v) =>
+      checkNumber(v, `${field}.backoff.factor`, 1, 100),
+    ),
+    backoffMaxMs: optional(backoff.max, d.backoffMaxMs, (v) =>
+      checkDuration(v, `${field}.backoff.max`),
+    ),
+    leaseMs,
+    maxSize: null,
+    deadLetter,
+    retentionMs: optional(options.retention, d.retentionMs, (v) =>
+      checkDuration(v, `${field}.retention`),
+    ),
+  };
+}
+
+const SEND_KEYS = [
+  "delay",
+  "runAt",
+  "priority",
+  "attributes",
+  "maxAttempts",
+  "tx",
+  "signal",
+  "timeout",
+  "after",
+  "key",
+] as const;
+
+/** Options that are part of the contract but land in a later version; refused, never ignored. */
+const NOT_YET: Partial<Record<(typeof SEND_KEYS)[number], string>> = {
+  after: "dependencies (after)",
+  key: "dedup keys (key)",
+};
+
+export function normaliseSend(
+  payload: unknown,
+  value: unknown,
+  maxPayloadBytes: number,
+  field = "send",
+): NormalisedSend {
+  const options = checkOptions<SendOptions>(value, `${field} options`, SEND_KEYS);
+  const at = (key: string): string => `${field} options.${key}`;
+  for (const [key, what] of Object.entries(NOT_YET)) {
+    if ((options as Record<string, unknown>)[key] !== undefined) {
+      throw new ValidationError(
+        at(key),
+        `${what} are not available in this version of pgwake yet: leave the option out`,
+      );
+    }
+  }
+  if (options.delay !== undefined && options.runAt !== undefined) {
+    throw new ValidationError(at("delay"), `give ${at("delay")} or options.runAt, not both`);
+  }
+  const runAt = options.runAt;
+  if (runAt !== undefined && (!(runAt instanceof Date) || Number.isNaN(runAt.getTime()))) {
+    invalid(at("runAt"), "a valid Date", runAt);
+  }
+  const tx = options.tx;
+  if (tx !== undefined && !isPostgresInstance(tx)) {
+    invalid(at("tx"), "a postgres.js transaction (the sql given to sql.begin's callback)", tx);
+  }
+  const payloadField = field === "send" ? "payload" : `${field}.payload`;
+  return {
+    payloadText: toJsonText(payload, payloadField, maxPayloadBytes),
+    delayMs: optional(options.delay, undefined, (v) => checkDuration(v, at("delay"))),
+    runAt,
+    priority: optional(options.priority, undefined, (v) =>
+      checkInteger(v, at("priority"), INT32_MIN),
+    ),
+    attributes: optional(options.attributes, undefined, (v) =>
+      checkAttributes(v, at("attributes")),
+    ),
+    maxAttempts: optional(options.maxAttempts, undefined, (v) =>
+      checkInteger(v, at("maxAttempts"), 1),
+    ),
+    tx,
+    signal: optional(options.signal, undefined, (v) => checkSignal(v, at("signal"))),
+    timeoutMs: optional(options.timeout, undefined, (v) => checkDuration(v, at("timeout"))),
+  };
+}
+
+export interface ManyItem {
+  payload: unknown;
+  options?: SendOptions;
+}
+
+const MANY_ITEM_KEYS = ["payload", "options"] as const;
+const BATCH_WIDE = ["tx", "signal", "timeout"] as const;
+
+/** Checks a `sendMany` list; per-item `tx`, `signal` and `timeout` belong to the whole call. */
+export function normaliseSendMany(
+  items: unknown,
+  value: unknown,
+  maxPayloadBytes: number,
+): { jobs: NormalisedSend[]; batch: NormalisedSend } {
+  if (!Array.isArray(items)) invalid("sendMany items", "an array of { payload, options }", items);
+  const batch = normaliseSend(null, value, maxPayloadBytes, "sendMany");
+  const jobs = items.map((item, index) => {
+    const field = `sendMany items[${index}]`;
+    const entry = checkOptions<ManyItem>(item, field, MANY_ITEM_KEYS);
+    if (!("payload" in entry)) {
+      throw new ValidationError(
+        `${field}.payload`,
+        `${field} has no payload: pass { payload, options? }`,
+      );
+    }
+    for (const key of BATCH_WIDE) {
+      if (entry.options && key in entry.options) {
+        throw new ValidationError(
+          `${field}.options.${key}`,
+          `${key} applies to the whole sendMany call: pass it as sendMany(items, { ${key} })`,
+        );
+      }
+    }
+    return normaliseSend(entry.payload, entry.options, maxPayloadBytes, field);
+  });
+  return { jobs, batch };
+}
+
+const RECEIVE_KEYS = ["batch", "signal", "filter"] as const;
+const WORK_KEYS = ["concurrency", "batch", "filter"] as const;
+
+function refuseFilter(filter: unknown, field: string): void {
+  if (filter !== undefined) {
+    throw new ValidationError(
+      `${field}.filter`,
+      "attribute filters are not available in this version of pgwake yet: leave the option out",
+    );
+  }
+}
+
+export function normaliseReceive(value: unknown): {
+  batch: number;
+  signal: AbortSignal | undefined;
+} {
+  const options = checkOptions<ReceiveOptions>(value, "receive options", RECEIVE_KEYS);
+  refuseFilter(options.filter, "receive options");
+  return {
+    batch: optional(options.batch, 1, (v) => checkInteger(v, "receive options.batch", 1, 1000)),
+    signal: optional(options.signal, undefined, (v) => checkSignal(v, "receive options.signal")),
+  };
+}
+
+export function normaliseWork(
+  handler: unknown,
+  value: unknown,
+): { concurrency: number; batch: number } {
+  if (typeof handler !== "function") invalid("work handler", "a function (job) => result", handler);
+  const options = checkOptions<WorkOptions>(value, "work options", WORK_KEYS);
+  refuseFilter(options.filter, "work options");
+  return {
+    concurrency: optional(options.concurrency, 1, (v) =>
+      checkInteger(v, "work options.concurrency", 1, 10_000),
+    ),
+    batch: optional(options.batch, 1, (v) => checkInteger(v, "work options.batch", 1, 1000)),
+  };
+}
+
+export function normaliseNack(value: unknown): { delayMs: number | null } {
+  const options = checkOptions<NackOptions>(value, "nack options", ["delay"]);
+  return { delayMs: optional(options.delay, null, (v) => checkDuration(v, "nack options.delay")) };
+}
+
+/** `cancel` takes an id or a list of ids (filters come later). */
+export function normaliseCancelTarget(value: unknown): string[] {
+  if (typeof value === "string") return [checkJobId(value, "cancel id")];
+  if (Array.isArray(value)) return value.map((id, index) => checkJobId(id, `cancel ids[${index}]`));
+  if (isPlainObject(value) && "filter" in value) refuseFilter(value.filter, "cancel");
+  return invalid("cancel target", "a job id or an array of job ids", value);
+}
+
+export { checkDuration, checkJobId, checkOptions, checkQueueName };

@@ -1,0 +1,269 @@
+import { EventEmitter } from "eventemitter3";
+import postgres from "postgres";
+import type { ConsumerHost } from "./claimer.js";
+import { Completions } from "./completions.js";
+import { JobCancelledError, LeaseLostError, toPgwakeError, type PgwakeError } from "./errors.js";
+import { Job, type JobHost } from "./job.js";
+import type { ClientSettings } from "./options.js";
+import { Producer } from "./producer.js";
+import { Settler } from "./settler.js";
+import { Queries, type Db } from "./db/queries.js";
+import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
+import { Wakeups } from "./notify/wakeups.js";
+import { DeadlineWatcher } from "./services/deadline-watcher.js";
+import { Heartbeat } from "./services/heartbeat.js";
+import { SafetyPoll } from "./services/safety-poll.js";
+import { deferred, type Deferred } from "./util/deferred.js";
+import type { Json } from "./util/json.js";
+
+/** Events a client emits. */
+export interface ClientEvents {
+  /** A background failure (lost listener, failed heartbeat or claim); the client recovers by itself. */
+  error: [error: PgwakeError];
+  /** The listener LISTENs again after a lost connection (`epoch` counts successful LISTENs). */
+  "listener:reconnect": [info: { epoch: number }];
+  /** The listener lost its connection; it reconnects with backoff. */
+  "listener:lost": [];
+}
+
+/** How long the listener health check may take on the safety poll. */
+const PING_TIMEOUT_MS = 10_000;
+
+type AnyJob = Job<unknown, unknown>;
+
+/**
+ * Everything a client runs, wired together: the pool, the statements, the listener, and the
+ * services that react to it. The public {@link Client} is a thin facade over this.
+ */
+export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost, JobHost {
+  readonly sql: postgres.Sql<Record<string, unknown>>;
+  readonly db: Db;
+  readonly queries: Queries;
+  readonly wakeups = new Wakeups();
+  readonly completions: Completions;
+  readonly producer: Producer;
+  readonly listener: Listener;
+  readonly maxPayloadBytes: number;
+  /** Aborts when the client starts closing: consumers stop, waits end. */
+  readonly closing = new AbortController();
+  private readonly ownsSql: boolean;
+  private readonly held = new Map<string, AnyJob>();
+  private readonly settler: Settler;
+  private readonly heartbeat: Heartbeat;
+  private readonly deadlines: DeadlineWatcher;
+  private readonly poll: SafetyPoll;
+  private heldDrained: Deferred<void> | undefined;
+  private readonly workers = new Set<{ stop(): Promise<void>; stopped: Promise<void> }>();
+
+  constructor(readonly settings: ClientSettings) {
+    super();
+    this.ownsSql = settings.sql === undefined;
+    this.sql =
+      settings.sql ??
+      postgres(settings.url!, {
+        max: settings.max,
+        onnotice: () => undefined,
+        connection: { application_name: `pgwake ${settings.name}` },
+      });
+    this.db = this.sql as unknown as Db;
+    this.maxPayloadBytes = settings.maxPayloadBytes;
+    this.queries = new Queries(settings.schema, settings.prepare);
+    const report = (error: unknown): void => this.reportError(error);
+    this.completions = new Completions(
+      {
+        outcomes: (ids) => this.queries.jobOutcomes(this.db, ids),
+        transactionStates: (xids) => this.queries.transactionStates(this.db, xids),
+      },
+      report,
+    );
+    this.producer = new Producer(this.queries, this.db);
+    this.settler = new Settler(this.queries, this.db);
+    this.heartbeat = new Heartbeat((leases) => this.queries.heartbeatJobs(this.db, leases), report);
+    this.deadlines = new DeadlineWatcher(
+      (queue) => this.queries.tickQueue(this.db, queue),
+      (queue) => this.wakeups.bump(queue),
+      report,
+    );
+    this.listener = new Listener(settings.schema, (handlers) =>
+      postgres({
+        ...(this.sql.options as unknown as postgres.Options<Record<string, never>>),
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: null,
+        fetch_types: false,
+        onnotice: () => undefined,
+        connection: {
+          ...this.sql.options.connection,
+          application_name: `pgwake ${settings.name} listener`,
+        },
+        ...handlers,
+      }),
+    );
+    this.listener.on("ready", (notice) => this.onReady(notice));
+    this.listener.on("done", (notice) => this.onDone(notice));
+    this.listener.on("listen", (epoch) => this.onListen(epoch));
+    this.listener.on("lost", () => this.emit("listener:lost"));
+    this.listener.on("error", report);
+    this.poll = new SafetyPoll(settings.pollMs, () => this.safetyCheck());
+  }
+
+  /** Starts listening; call once, after migrations. */
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.poll.start();
+  }
+
+  reportError(error: unknown): void {
+    this.emit("error", toPgwakeError("background work", error));
+  }
+
+  // --- ConsumerHost ---------------------------------------------------------------------------
+
+  async claim(queue: string, limit: number): Promise<AnyJob[]> {
+    const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name);
+    return rows.map((row) => {
+      const job: AnyJob = new Job(queue, row, this);
+      this.held.set(job.id, job);
+      this.heartbeat.hold({
+        id: job.id,
+        token: job.leaseToken,
+        leaseMs: job.leaseMs,
+        onLost: () =>
+          this.lose(job, new LeaseLostError(job.id, "its lease expired and it was redelivered")),
+      });
+      return job;
+    });
+  }
+
+  async releaseUndelivered(jobs: AnyJob[]): Promise<void> {
+    for (const job of jobs) this.release(job);
+    await Promise.all(
+      jobs.map((job) =>
+        this.settler
+          .release({ id: job.id, token: job.leaseToken })
+          .catch((e: unknown) => this.reportError(e)),
+      ),
+    );
+  }
+
+  async failUnsettled(job: AnyJob, why: string): Promise<void> {
+    // Straight back to the queue (no backoff): the job did not fail, its consumer let go of it.
+    await job.nack(new Error(why), { delay: 0 }).catch((error: unknown) => {
+      if (!(error instanceof LeaseLostError)) this.reportError(error);
+    });
+  }
+
+  watchDeadlines(queue: string): () => void {
+    return this.deadlines.watch(queue);
+  }
+
+  // --- JobHost --------------------------------------------------------------------------------
+
+  complete(job: AnyJob, result: Json): Promise<boolean> {
+    return this.settler.complete({ id: job.id, token: job.leaseToken }, result);
+  }
+
+  fail(job: AnyJob, error: Json, delayMs: number | null): Promise<boolean> {
+    return this.settler.fail({ id: job.id, token: job.leaseToken }, error, delayMs);
+  }
+
+  release(job: AnyJob): void {
+    if (this.held.get(job.id) === job) this.held.delete(job.id);
+    this.heartbeat.drop(job.id);
+    if (this.held.size === 0 && this.heldDrained) {
+      this.heldDrained.resolve();
+      this.heldDrained = undefined;
+    }
+  }
+
+  /** Keeps a worker so that closing the client stops it. */
+  track<W extends { stop(): Promise<void>; stopped: Promise<void> }>(worker: W): W {
+    this.workers.add(worker);
+    void worker.stopped.then(() => this.workers.delete(worker));
+    return worker;
+  }
+
+  /** Stops every worker: no more claims, running handlers finish and settle. */
+  async stopWorkers(): Promise<void> {
+    await Promise.all([...this.workers].map((worker) => worker.stop()));
+    this.workers.clear();
+  }
+
+  /** Jobs held by this process's consumers right now. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Resolves once no job is held, or after `timeoutMs`. */
+  async waitForHeld(timeoutMs: number): Promise<void> {
+    if (this.held.size === 0) return;
+    this.heldDrained ??= deferred<void>();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.heldDrained.promise,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Hands back every held job that nobody settles (the client is closing). */
+  async abandonHeld(): Promise<void> {
+    const jobs = [...this.held.values()].filter((job) => !job.settled);
+    await Promise.all(
+      jobs.map((job) => this.failUnsettled(job, "the client closed while the job was held")),
+    );
+  }
+
+  /** Stops the background services and the listener; ends the pool if pgwake made it. */
+  async shutdown(closedError: PgwakeError): Promise<void> {
+    await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
+    this.poll.stop();
+    this.deadlines.stop();
+    this.heartbeat.stop();
+    this.completions.rejectAll(closedError);
+    await this.listener.stop().catch(() => undefined);
+    if (this.ownsSql) await this.sql.end({ timeout: 5 }).catch(() => undefined);
+  }
+
+  // --- notifications --------------------------------------------------------------------------
+
+  private onReady(notice: ReadyNotice): void {
+    if (notice.ready > 0) this.wakeups.bump(notice.queue);
+    this.deadlines.onReady(notice);
+  }
+
+  private onDone(notice: DoneNotice): void {
+    this.completions.onDone(notice.ids);
+    for (const id of notice.ids) {
+      const job = this.held.get(id);
+      // Our own ack or nack is under way: the notice is about it.
+      if (!job || job.settled) continue;
+      this.lose(
+        job,
+        notice.state === "cancelled"
+          ? new JobCancelledError(id)
+          : new LeaseLostError(id, `it was ${notice.state} elsewhere`),
+      );
+    }
+  }
+
+  private onListen(epoch: number): void {
+    if (epoch > 1) this.emit("listener:reconnect", { epoch });
+    // Anything may have happened while we were not listening: look again.
+    if (epoch > 1) this.safetyCheck(false);
+  }
+
+  private safetyCheck(ping = true): void {
+    this.wakeups.bumpAll();
+    this.deadlines.tickAll();
+    this.completions.recheckAll();
+    if (ping) void this.listener.ping(PING_TIMEOUT_MS);
+  }
+
+  private lose(job: AnyJob, reason: PgwakeError): void {
+    this.release(job);
+    job.abort(reason);
+  }
+}

@@ -1,0 +1,177 @@
+import type { Completions } from "./completions.js";
+import { quiet } from "./util/deferred.js";
+import type { Json } from "./util/json.js";
+
+/** What a send's handle needs from its queue. */
+export interface SentHost {
+  readonly completions: Completions;
+  cancel(ids: string[]): Promise<number>;
+}
+
+/** How a write ended: with `xid` when it was part of a caller's transaction. */
+export interface Written {
+  xid: string | undefined;
+}
+
+/**
+ * Tracks one job's write and gives out its completion promise. Ids are made on the client, so a
+ * `completed` read before the insert returns registers interest before any worker can finish the
+ * job; one read later registers and then reads the job's state.
+ */
+class Tracked {
+  private state: "writing" | "written" | "failed" = "writing";
+  private error: unknown;
+  private xid: string | undefined;
+  private completion: Promise<Json> | undefined;
+
+  constructor(
+    readonly id: string,
+    write: Promise<Written>,
+    private readonly completions: Completions,
+    private readonly inTransaction: boolean,
+  ) {
+    write.then(
+      (written) => {
+        this.state = "written";
+        this.xid = inTransaction ? written.xid : undefined;
+        completions.confirm(id, this.xid);
+      },
+      (error: unknown) => {
+        this.state = "failed";
+        this.error = error;
+        completions.abandon(id, error);
+      },
+    );
+  }
+
+  completed(): Promise<Json> {
+    if (!this.completion) {
+      if (this.state === "writing") this.completion = this.completions.expect(this.id);
+      else if (this.state === "written")
+        this.completion = this.completions.watch(this.id, this.xid);
+      else this.completion = quiet(Promise.reject(this.error));
+    }
+    return this.completion;
+  }
+}
+
+/**
+ * The handle `queue.send` returns at once. Await it for the job id (once the job is durably
+ * enqueued, or with `tx` once it is written in that transaction); `completed` settles when a
+ * worker acks the job.
+ *
+ * @example
+ * ```ts
+ * const sent = q.send({ to: "a@b.c" });
+ * const id = await sent;               // enqueued
+ * const result = await sent.completed; // the worker's ack(result)
+ * ```
+ */
+export class SentJob<R = Json> implements Promise<string> {
+  readonly [Symbol.toStringTag] = "SentJob";
+  private readonly written: Promise<string>;
+  private readonly tracked: Tracked;
+
+  /** @internal */
+  constructor(
+    id: string,
+    write: Promise<Written>,
+    private readonly host: SentHost,
+    inTransaction: boolean,
+  ) {
+    this.tracked = new Tracked(id, write, host.completions, inTransaction);
+    this.written = write.then(() => id);
+  }
+
+  then<A = string, B = never>(
+    onfulfilled?: ((id: string) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.written.then(onfulfilled, onrejected);
+  }
+
+  catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<string | B> {
+    return this.written.catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<string> {
+    return this.written.finally(onfinally);
+  }
+
+  /**
+   * Resolves with the result the worker gave `ack`. Rejects with `JobFailedError` (attempts
+   * exhausted), `JobCancelledError`, or the send's own error. Woken by NOTIFY; a job that
+   * finished before anyone asked settles at once. Never an unhandled rejection if unread.
+   */
+  get completed(): Promise<R> {
+    // Whoever reads `completed` learns of a failed send there; do not also report it unhandled.
+    void quiet(this.written);
+    return this.tracked.completed() as Promise<R>;
+  }
+
+  /** Cancels the job (once it is written). Resolves true if it was queued or running. */
+  async cancel(): Promise<boolean> {
+    const id = await this.written;
+    return (await this.host.cancel([id])) > 0;
+  }
+}
+
+/**
+ * The handle `queue.sendMany` returns at once: the ids in order once all jobs are enqueued (one
+ * statement), and `completed` with all results in order.
+ *
+ * @example
+ * ```ts
+ * const batch = q.sendMany([{ payload: 1 }, { payload: 2, options: { priority: 5 } }]);
+ * const ids = await batch;
+ * const results = await batch.completed;
+ * ```
+ */
+export class SentBatch<R = Json> implements Promise<string[]> {
+  readonly [Symbol.toStringTag] = "SentBatch";
+  private readonly written: Promise<string[]>;
+  private readonly tracked: Tracked[];
+  private completion: Promise<R[]> | undefined;
+
+  /** @internal */
+  constructor(
+    ids: string[],
+    write: Promise<Written>,
+    private readonly host: SentHost,
+    inTransaction: boolean,
+  ) {
+    this.tracked = ids.map((id) => new Tracked(id, write, host.completions, inTransaction));
+    this.written = write.then(() => ids);
+  }
+
+  then<A = string[], B = never>(
+    onfulfilled?: ((ids: string[]) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.written.then(onfulfilled, onrejected);
+  }
+
+  catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<string[] | B> {
+    return this.written.catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<string[]> {
+    return this.written.finally(onfinally);
+  }
+
+  /** All results, in the order sent; rejects with the first job's failure. */
+  get completed(): Promise<R[]> {
+    void quiet(this.written);
+    this.completion ??= quiet(Promise.all(this.tracked.map((t) => t.completed())) as Promise<R[]>);
+    return this.completion;
+  }
+
+  /** Cancels every job of the batch still queued or running; resolves with how many. */
+  async cancel(): Promise<number> {
+    return this.host.cancel(await this.written);
+  }
+}

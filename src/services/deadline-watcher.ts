@@ -1,0 +1,153 @@
+import type { TickRow } from "../db/rows.js";
+import type { ReadyNotice } from "../notify/listener.js";
+
+/** Until the first tick reports a queue's lease time, assume the default. */
+const DEFAULT_LEASE_MS = 30_000;
+/** Timers may fire a little early; the database must see the deadline as passed. */
+const TIMER_SLACK_MS = 2;
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+interface Watched {
+  consumers: number;
+  leaseMs: number;
+  timer: NodeJS.Timeout | undefined;
+  timerAt: number;
+  ticking: boolean;
+  /** A tick was asked for while one ran. */
+  again: boolean;
+}
+
+/**
+ * Time-based wake-ups without polling, for the queues this process consumes.
+ *
+ * Two things happen at a known time: a delayed job (or a retry's backoff) becomes due, and the
+ * lease of a job whose consumer died expires. For each queue one timer is armed at the earliest
+ * such deadline it knows of; when it fires, one statement (`tickQueue`) promotes due jobs, takes
+ * back expired leases, and reports the next deadlines, and the timer is armed again. A queue with
+ * nothing delayed, running or waiting has no timer, so an idle process sends nothing.
+ *
+ * Why no lease is ever missed: a job can only be claimed after it became ready, and every way of
+ * becoming ready sends a `ready` NOTIFY to every consumer of the queue. On that notice the timer
+ * is armed no later than one lease time ahead, which is no later than the lease of any job claimed
+ * from then on can expire. When it fires, the tick sees those jobs running and arms at their
+ * actual expiry.
+ */
+export class DeadlineWatcher {
+  private readonly queues = new Map<string, Watched>();
+  private stopped = false;
+
+  constructor(
+    private readonly tick: (queue: string) => Promise<TickRow>,
+    /** Jobs became claimable in `queue` (promoted or rescued by our own tick). */
+    private readonly onWork: (queue: string) => void,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** A consumer of `queue` starts; returns the function that ends its interest. */
+  watch(queue: string): () => void {
+    let watched = this.queues.get(queue);
+    if (!watched) {
+      watched = {
+        consumers: 0,
+        leaseMs: DEFAULT_LEASE_MS,
+        timer: undefined,
+        timerAt: Infinity,
+        ticking: false,
+        again: false,
+      };
+      this.queues.set(queue, watched);
+      this.arm(queue, 0); // learn the queue's deadlines now
+    }
+    watched.consumers++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      watched.consumers--;
+      if (watched.consumers === 0) {
+        clearTimeout(watched.timer);
+        this.queues.delete(queue);
+      }
+    };
+  }
+
+  /** A `ready` notification: arm for the delayed job it announces, and for lease expiry. */
+  onReady(notice: ReadyNotice): void {
+    const watched = this.queues.get(notice.queue);
+    if (!watched) return;
+    if (notice.inMs !== null) this.arm(notice.queue, notice.inMs + TIMER_SLACK_MS);
+    if (notice.ready > 0) this.arm(notice.queue, watched.leaseMs + TIMER_SLACK_MS);
+  }
+
+  /** Ticks every watched queue now (the safety poll, a reconnect). */
+  tickAll(): void {
+    for (const queue of this.queues.keys()) this.arm(queue, 0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const watched of this.queues.values()) clearTimeout(watched.timer);
+    this.queues.clear();
+  }
+
+  /** Arms the queue's timer `delayMs` from now, unless it is already armed earlier. */
+  private arm(queue: string, delayMs: number): void {
+    const watched = this.queues.get(queue);
+    if (!watched || this.stopped) return;
+    if (watched.ticking) {
+      if (delayMs <= 0) watched.again = true;
+      else this.setTimer(queue, watched, delayMs);
+      return;
+    }
+    this.setTimer(queue, watched, delayMs);
+  }
+
+  private setTimer(queue: string, watched: Watched, delayMs: number): void {
+    const at = Date.now() + Math.max(0, delayMs);
+    if (watched.timer && watched.timerAt <= at) return;
+    clearTimeout(watched.timer);
+    watched.timerAt = at;
+    watched.timer = setTimeout(() => void this.run(queue, watched), Math.max(0, delayMs));
+    watched.timer.unref();
+  }
+
+  private async run(queue: string, watched: Watched): Promise<void> {
+    watched.timer = undefined;
+    watched.timerAt = Infinity;
+    if (watched.ticking) {
+      watched.again = true;
+      return;
+    }
+    watched.ticking = true;
+    let next: number | undefined;
+    try {
+      const result = await this.tick(queue);
+      if (result.leaseMs !== null) watched.leaseMs = result.leaseMs;
+      if (result.promoted > 0 || result.rescued > 0) this.onWork(queue);
+      next = nextDelay(result, watched.leaseMs);
+    } catch (error) {
+      this.onError(error);
+      next = RETRY_AFTER_FAILURE_MS;
+    } finally {
+      watched.ticking = false;
+    }
+    if (this.queues.get(queue) !== watched) return; // no longer watched
+    if (watched.again) {
+      watched.again = false;
+      next = 0;
+    }
+    if (next !== undefined) this.arm(queue, next);
+  }
+}
+
+/** When to tick again, from what a tick reported; undefined when nothing is pending. */
+function nextDelay(result: TickRow, leaseMs: number): number | undefined {
+  // A full batch means more jobs may be due or expired right now.
+  if (result.promoted >= 1000 || result.rescued >= 1000) return 0;
+  const candidates: number[] = [];
+  if (result.nextDueMs !== null) candidates.push(result.nextDueMs + TIMER_SLACK_MS);
+  if (result.nextExpiryMs !== null) candidates.push(result.nextExpiryMs + TIMER_SLACK_MS);
+  // Runnable jobs nobody has claimed yet may be claimed any moment, by a consumer that may die.
+  if (result.hasReady) candidates.push(leaseMs + TIMER_SLACK_MS);
+  return candidates.length > 0 ? Math.min(...candidates) : undefined;
+}

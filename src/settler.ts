@@ -1,0 +1,73 @@
+import { isConnectionError } from "./errors.js";
+import type { Db, LeaseRef, Queries } from "./db/queries.js";
+import { Coalescer, type Outcome } from "./util/coalescer.js";
+import type { Json } from "./util/json.js";
+
+/** Connection failures are retried this many times: settling statements are fenced and idempotent. */
+const RETRIES = 4;
+const RETRY_BASE_MS = 100;
+
+const BATCH = { maxBatch: 1000, maxInFlight: 4 };
+
+/**
+ * Writes acks, nacks and releases. Calls made in the same turn of the event loop share one
+ * statement (like River's batch completer, without its delay), each fenced by its lease token.
+ * A statement that fails because the connection broke is retried: the statements recognise a
+ * settlement they already applied, so a retry never turns success into a false lost lease.
+ */
+export class Settler {
+  private readonly acks: Coalescer<LeaseRef & { result: Json }, boolean>;
+  private readonly nacks: Coalescer<LeaseRef & { error: Json; delay_ms: number | null }, boolean>;
+  private readonly releases: Coalescer<LeaseRef, boolean>;
+
+  constructor(queries: Queries, db: Db) {
+    this.acks = new Coalescer(
+      (items) => applied(items, () => queries.completeJobs(db, items)),
+      BATCH,
+    );
+    this.nacks = new Coalescer((items) => applied(items, () => queries.failJobs(db, items)), BATCH);
+    this.releases = new Coalescer(
+      (items) => applied(items, () => queries.releaseJobs(db, items)),
+      BATCH,
+    );
+  }
+
+  /** Completes a job; resolves false when its lease no longer matched. */
+  complete(lease: LeaseRef, result: Json): Promise<boolean> {
+    return this.acks.push({ id: lease.id, token: lease.token, result });
+  }
+
+  /** Fails an attempt; resolves false when its lease no longer matched. */
+  fail(lease: LeaseRef, error: Json, delayMs: number | null): Promise<boolean> {
+    return this.nacks.push({ id: lease.id, token: lease.token, error, delay_ms: delayMs });
+  }
+
+  /** Puts a claimed, undelivered job back without counting the attempt. */
+  release(lease: LeaseRef): Promise<boolean> {
+    return this.releases.push({ id: lease.id, token: lease.token });
+  }
+
+  /** Resolves when every settlement asked for so far is written. */
+  async drain(): Promise<void> {
+    await Promise.all([this.acks.drain(), this.nacks.drain(), this.releases.drain()]);
+  }
+}
+
+async function applied<T extends LeaseRef>(
+  items: T[],
+  run: () => Promise<Set<string>>,
+): Promise<Array<Outcome<boolean>>> {
+  const done = await withRetry(run);
+  return items.map((item) => ({ ok: true, value: done.has(item.id) }));
+}
+
+async function withRetry<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= RETRIES || !isConnectionError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_BASE_MS * 4 ** attempt));
+    }
+  }
+}

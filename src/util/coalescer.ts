@@ -1,0 +1,92 @@
+import { deferred, type Deferred } from "./deferred.js";
+
+/** What one item of a coalesced statement came to: a value, or an error for that item alone. */
+export type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
+
+export interface CoalescerOptions {
+  /** Most items in one statement. */
+  maxBatch: number;
+  /** Most statements in flight at once; further items wait and join the next one. */
+  maxInFlight: number;
+}
+
+/**
+ * Merges calls made in the same turn of the event loop into one statement.
+ *
+ * Many concurrent `send`s (or `ack`s) in one process then cost one round trip, one transaction
+ * and one NOTIFY instead of one each: every transaction that NOTIFYs takes a server-wide lock at
+ * commit, so this is what lets producers scale. Items wait at most until `setImmediate`, after
+ * the continuations of the previous batch have had their chance to add more.
+ */
+export class Coalescer<I, O> {
+  private pending: Array<{ item: I; result: Deferred<O> }> = [];
+  private scheduled = false;
+  private inFlight = 0;
+  private idle: Deferred<void> | undefined;
+
+  constructor(
+    private readonly run: (items: I[]) => Promise<Array<Outcome<O>>>,
+    private readonly options: CoalescerOptions,
+  ) {}
+
+  /** Adds an item to the next statement; settles with that item's outcome. */
+  push(item: I): Promise<O> {
+    const result = deferred<O>();
+    this.pending.push({ item, result });
+    this.schedule();
+    return result.promise;
+  }
+
+  /** Items waiting or in flight. */
+  get size(): number {
+    return this.pending.length + this.inFlight;
+  }
+
+  /** Resolves once every item pushed so far has settled. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.inFlight > 0) {
+      this.idle ??= deferred<void>();
+      await this.idle.promise;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0 && this.inFlight < this.options.maxInFlight) {
+      const batch = this.pending.splice(0, this.options.maxBatch);
+      this.inFlight++;
+      void this.execute(batch);
+    }
+  }
+
+  private async execute(batch: Array<{ item: I; result: Deferred<O> }>): Promise<void> {
+    try {
+      const outcomes = await this.run(batch.map((entry) => entry.item));
+      batch.forEach((entry, index) => {
+        const outcome = outcomes[index];
+        if (!outcome)
+          entry.result.reject(new Error("internal: a coalesced statement lost an item"));
+        else if (outcome.ok) entry.result.resolve(outcome.value);
+        else entry.result.reject(outcome.error);
+      });
+    } catch (error) {
+      for (const entry of batch) entry.result.reject(error);
+    } finally {
+      this.inFlight--;
+      if (this.pending.length > 0) this.flush();
+      else if (this.inFlight === 0 && this.idle) {
+        const idle = this.idle;
+        this.idle = undefined;
+        idle.resolve();
+      }
+    }
+  }
+}

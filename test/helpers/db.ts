@@ -1,0 +1,127 @@
+/**
+ * Per-test databases: every test gets a fresh schema in the run's PostgreSQL (like River's
+ * TestSchema), its own clients, and an admin connection to look at the tables. The schema is
+ * dropped when the test passes and kept (its name printed) when it fails.
+ */
+import { test, type TestContext } from "node:test";
+import postgres from "postgres";
+import { connect, type Client, type ConnectOptions } from "../../src/index.js";
+
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url)
+    throw new Error(
+      "DATABASE_URL is not set: run the tests with `npm test`, which provides a database",
+    );
+  return url;
+}
+
+let counter = 0;
+
+/** A schema name unique to this test (sortable by time, so old ones can be cleared). */
+export function uniqueSchema(): string {
+  counter++;
+  return `pgwake_t_${Date.now()}_${process.pid}_${counter}`;
+}
+
+export interface DbContext {
+  t: TestContext;
+  schema: string;
+  url: string;
+  /** A small pool for looking at (or poking) the database directly. */
+  admin: postgres.Sql;
+  /** A client on this test's schema; closed when the test ends. */
+  connect(options?: Omit<ConnectOptions, "url" | "schema">): Promise<Client>;
+  /** Remembers something to clean up when the test ends (children, extra pools). */
+  defer(cleanup: () => unknown): void;
+}
+
+/**
+ * Declares a test that gets a fresh schema (migrated on the first `connect`).
+ *
+ * @example
+ * dbTest("sends a job", async ({ connect }) => { const client = await connect(); ... });
+ */
+export function dbTest(
+  name: string,
+  fn: (ctx: DbContext) => Promise<void>,
+  options: { timeout?: number } = {},
+): void {
+  test(name, { timeout: options.timeout ?? 60_000 }, async (t) => {
+    const schema = uniqueSchema();
+    const url = databaseUrl();
+    const admin = postgres(url, { max: 3, onnotice: () => undefined });
+    const cleanups: Array<() => unknown> = [];
+    const ctx: DbContext = {
+      t,
+      schema,
+      url,
+      admin,
+      async connect(options = {}) {
+        const client = await connect({ pollInterval: false, max: 5, ...options, url, schema });
+        cleanups.push(() => client.close({ timeout: 1000 }));
+        return client;
+      },
+      defer(cleanup) {
+        cleanups.push(cleanup);
+      },
+    };
+    let passed = false;
+    try {
+      await fn(ctx);
+      passed = true;
+    } finally {
+      for (const cleanup of cleanups.reverse()) {
+        try {
+          await cleanup();
+        } catch (error) {
+          console.error(`cleanup after "${name}" failed:`, error);
+        }
+      }
+      if (passed) await admin.unsafe(`drop schema if exists "${schema}" cascade`);
+      else console.error(`# kept schema ${schema} of failed test "${name}"`);
+      await admin.end();
+    }
+  });
+}
+
+/** Rejects with a message naming what was awaited if `promise` takes longer than `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Re-checks a database condition until it holds. For states no event announces (rows another
+ * process wrote); anything the library signals is awaited directly instead.
+ */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A promise with its resolve function, for handlers that report back to the test. */
+export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { ClientClosedError, type Job } from "../../src/index.js";
+import { startChild } from "../helpers/child.js";
+import { dbTest, signal, within } from "../helpers/db.js";
+
+dbTest(
+  "a script that closes its client exits by itself (no open handles)",
+  async ({ url, schema, defer }) => {
+    const child = startChild("close-exits", { DATABASE_URL: url, PGWAKE_SCHEMA: schema });
+    defer(() => child.process.kill("SIGKILL"));
+    const closed = await within(child.next("closed"), 20_000, "the script to close its client");
+    assert.equal(closed.result, "bye");
+    assert.equal(await within(child.exited, 5000, "the process to exit on its own"), 0);
+  },
+);
+
+dbTest("close lets a running handler finish and writes its ack", async ({ connect }) => {
+  const client = await connect();
+  const q = await client.createQueue<number>("graceful");
+  const started = signal<Job<number>>();
+  let finish!: () => void;
+  q.work(async (job) => {
+    started.resolve(job);
+    await new Promise<void>((resolve) => (finish = resolve));
+    return job.payload + 1;
+  });
+  const id = await q.send(41);
+  const job = await within(started.promise, 5000, "the job to start");
+  const closing = client.close();
+  assert.ok(job.signal.aborted, "the handler is told the worker is stopping");
+  finish();
+  await within(closing, 5000, "close");
+  const other = await (
+    await import("../../src/index.js")
+  ).connect({ url: process.env.DATABASE_URL!, schema: client.schema, pollInterval: false });
+  try {
+    assert.equal((await other.queue("graceful").get(id))?.result, 42);
+  } finally {
+    await other.close();
+  }
+});
+
+dbTest(
+  "after close, calls reject with ClientClosedError and waiting handles settle",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue("closed");
+    const waiting = q.send("x", { delay: "1h" }).completed;
+    await q.send("y");
+    await client.close();
+    await assert.rejects(waiting, ClientClosedError);
+    await assert.rejects(
+      q.send(1),
+      (e: unknown) => e instanceof ClientClosedError && /connect\(\)/.test(e.message),
+    );
+    await assert.rejects(q.stats(), ClientClosedError);
+    await assert.rejects(client.createQueue("again"), ClientClosedError);
+    assert.throws(() => q.work(async () => 1), ClientClosedError);
+    await client.close(); // twice is fine
+  },
+);

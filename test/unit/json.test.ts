@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ValidationError } from "../../src/index.js";
+import { toJsonText } from "../../src/util/json.js";
+
+function refused(value: unknown, path: RegExp, why: RegExp): void {
+  assert.throws(
+    () => toJsonText(value, "payload"),
+    (error: unknown) =>
+      error instanceof ValidationError && path.test(error.field) && why.test(error.message),
+  );
+}
+
+test("JSON values are serialised as JSON.stringify does", () => {
+  for (const value of [
+    null,
+    true,
+    0,
+    -1.5,
+    "",
+    "text ✓ 😀",
+    [],
+    {},
+    [1, "a", null, { b: [true] }],
+    { a: { b: { c: 1 } } },
+  ]) {
+    assert.equal(toJsonText(value, "payload"), JSON.stringify(value));
+  }
+  assert.equal(toJsonText({ a: 1, skipped: undefined }, "payload"), '{"a":1}');
+  const date = new Date("2026-01-01T00:00:00Z");
+  assert.equal(toJsonText({ at: date }, "payload"), '{"at":"2026-01-01T00:00:00.000Z"}');
+});
+
+test("what JSON or jsonb cannot hold is refused with its path", () => {
+  refused(undefined, /^payload$/, /undefined/);
+  refused(() => 1, /^payload$/, /function/);
+  refused({ f: () => 1 }, /payload\.f/, /function/);
+  refused({ n: 10n }, /payload\.n/, /BigInt/);
+  refused([1, undefined], /payload\[1\]/, /undefined/);
+  refused({ s: Symbol("x") }, /payload\.s/, /symbol/);
+  refused({ x: Number.NaN }, /payload\.x/, /NaN/);
+  refused({ x: Number.POSITIVE_INFINITY }, /payload\.x/, /Infinity/);
+  refused({ m: new Map() }, /payload\.m/, /Map/);
+  refused({ s: new Set([1]) }, /payload\.s/, /Set/);
+  refused({ b: new Uint8Array(2) }, /payload\.b/, /binary/);
+  refused({ t: "a\u0000b" }, /payload\.t/, /NUL/);
+  refused({ ["k\u0000"]: 1 }, /payload key/, /NUL/);
+  refused({ t: "\ud800" }, /payload\.t/, /surrogate/);
+  const cycle: Record<string, unknown> = { a: 1 };
+  cycle.self = cycle;
+  refused(cycle, /payload\.self/, /cycle/);
+});
+
+test("shared (non-cyclic) references are fine", () => {
+  const shared = { x: 1 };
+  assert.equal(toJsonText({ a: shared, b: shared }, "payload"), '{"a":{"x":1},"b":{"x":1}}');
+});
+
+test("deep nesting and size are bounded", () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 1500; i++) deep = [deep];
+  refused(deep, /payload/, /deeper than 1000/);
+  assert.throws(
+    () => toJsonText("x".repeat(2000), "payload", 1000),
+    (error: unknown) =>
+      error instanceof ValidationError &&
+      /2002 bytes of JSON, over the limit of 1000/.test(error.message),
+  );
+});

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ValidationError } from "../../src/index.js";
+import {
+  checkQueueName,
+  normaliseConnect,
+  normaliseQueueOptions,
+  normaliseReceive,
+  normaliseSend,
+  normaliseSendMany,
+  normaliseWork,
+  QUEUE_DEFAULTS,
+} from "../../src/options.js";
+
+const MiB = 1024 * 1024;
+
+function rejects(fn: () => unknown, field: RegExp, message: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof ValidationError, `expected a ValidationError, got ${String(error)}`);
+    assert.match(error.field, field);
+    assert.match(error.message, message);
+    assert.equal(error.code, "VALIDATION");
+    return true;
+  });
+}
+
+test("queue names: 1-128 letters, digits and _ - . :", () => {
+  for (const name of ["a", "emails", "billing.invoices", "a:b-c_d", "x".repeat(128)])
+    assert.equal(checkQueueName(name), name);
+  for (const bad of [
+    "",
+    "x".repeat(129),
+    "with space",
+    "semi;colon",
+    "quo'te",
+    "ünicode",
+    42,
+    null,
+    undefined,
+  ]) {
+    rejects(() => checkQueueName(bad), /queue name/, /1-128 characters of letters, digits/);
+  }
+});
+
+test("durations accept milliseconds and ms strings, and refuse the rest", () => {
+  assert.equal(normaliseSend(1, { delay: 1500 }, MiB).delayMs, 1500);
+  assert.equal(normaliseSend(1, { delay: "5m" }, MiB).delayMs, 300_000);
+  assert.equal(normaliseSend(1, { delay: 0 }, MiB).delayMs, 0);
+  rejects(() => normaliseSend(1, { delay: -1 }, MiB), /options\.delay/, /got -1 \(number\)/);
+  rejects(() => normaliseSend(1, { delay: "soon" }, MiB), /options\.delay/, /"soon" \(string\)/);
+  rejects(() => normaliseSend(1, { delay: Number.NaN }, MiB), /options\.delay/, /duration/);
+  rejects(() => normaliseSend(1, { delay: "-5s" }, MiB), /options\.delay/, /duration/);
+});
+
+test("send options: priority, maxAttempts, attributes, runAt", () => {
+  const ok = normaliseSend(
+    { a: 1 },
+    { priority: -5, maxAttempts: 3, attributes: { region: "eu", n: 1, b: true, z: null } },
+    MiB,
+  );
+  assert.equal(ok.priority, -5);
+  assert.equal(ok.maxAttempts, 3);
+  assert.deepEqual(ok.attributes, { region: "eu", n: 1, b: true, z: null });
+  rejects(() => normaliseSend(1, { priority: 1.5 }, MiB), /priority/, /integer/);
+  rejects(() => normaliseSend(1, { priority: "high" }, MiB), /priority/, /integer/);
+  rejects(() => normaliseSend(1, { priority: 2 ** 31 }, MiB), /priority/, /integer/);
+  rejects(() => normaliseSend(1, { maxAttempts: 0 }, MiB), /maxAttempts/, /integer from 1/);
+  rejects(
+    () => normaliseSend(1, { attributes: { nested: { a: 1 } } }, MiB),
+    /attributes\.nested/,
+    /flat/,
+  );
+  rejects(() => normaliseSend(1, { attributes: [1] }, MiB), /attributes/, /flat object/);
+  rejects(() => normaliseSend(1, { runAt: new Date("nope") }, MiB), /runAt/, /valid Date/);
+  rejects(() => normaliseSend(1, { runAt: new Date(), delay: 5 }, MiB), /delay/, /not both/);
+});
+
+test("unknown option names are refused with the list of known ones", () => {
+  rejects(
+    () => normaliseSend(1, { dealy: 5 }, MiB),
+    /send options\.dealy/,
+    /unknown option "dealy".*expected one of delay, runAt/,
+  );
+  rejects(() => normaliseQueueOptions("q", { maxAttempt: 5 }), /maxAttempt/, /unknown option/);
+  rejects(
+    () => normaliseQueueOptions("q", { backoff: { delays: 1 } }),
+    /backoff\.delays/,
+    /unknown option/,
+  );
+  rejects(() => normaliseReceive({ batchSize: 5 }), /batchSize/, /unknown option/);
+  rejects(() => normaliseWork(() => 1, { concurency: 5 }), /concurency/, /unknown option/);
+  rejects(
+    () => normaliseConnect({ url: "postgres://x", shema: "a" } as never),
+    /shema/,
+    /unknown option/,
+  );
+});
+
+test("options not yet implemented are refused, never silently ignored", () => {
+  rejects(
+    () => normaliseSend(1, { key: "k" }, MiB),
+    /options\.key/,
+    /not available in this version/,
+  );
+  rejects(() => normaliseSend(1, { after: [] }, MiB), /options\.after/, /not available/);
+  rejects(() => normaliseQueueOptions("q", { maxSize: 5 }), /maxSize/, /not available/);
+  rejects(() => normaliseReceive({ filter: { a: 1 } }), /filter/, /not available/);
+});
+
+test("queue options: defaults, and each bad value named", () => {
+  assert.deepEqual(normaliseQueueOptions("q", undefined), { name: "q", ...QUEUE_DEFAULTS });
+  const o = normaliseQueueOptions("q", {
+    maxAttempts: 3,
+    backoff: { delay: "2s", factor: 3, max: "1m" },
+    leaseTime: "10s",
+    deadLetter: "q-dead",
+    retention: "1d",
+  });
+  assert.deepEqual(o, {
+    name: "q",
+    ...QUEUE_DEFAULTS,
+    maxAttempts: 3,
+    backoffDelayMs: 2000,
+    backoffFactor: 3,
+    backoffMaxMs: 60_000,
+    leaseMs: 10_000,
+    deadLetter: "q-dead",
+    retentionMs: 86_400_000,
+  });
+  rejects(() => normaliseQueueOptions("q", { maxAttempts: 0 }), /maxAttempts/, /from 1/);
+  rejects(() => normaliseQueueOptions("q", { backoff: { factor: 0.5 } }), /factor/, /1 to 100/);
+  rejects(() => normaliseQueueOptions("q", { leaseTime: 10 }), /leaseTime/, /at least 100ms/);
+  rejects(
+    () => normaliseQueueOptions("q", { deadLetter: "q" }),
+    /deadLetter/,
+    /its own dead-letter/,
+  );
+  rejects(
+    () => normaliseQueueOptions("q", { deadLetter: "bad name" }),
+    /deadLetter/,
+    /letters, digits/,
+  );
+});
+
+test("receive and work options", () => {
+  assert.deepEqual(normaliseReceive(undefined), { batch: 1, signal: undefined });
+  assert.deepEqual(
+    normaliseWork(() => 1, undefined),
+    { concurrency: 1, batch: 1 },
+  );
+  rejects(() => normaliseReceive({ batch: 0 }), /batch/, /1 to 1000/);
+  rejects(() => normaliseReceive({ signal: "stop" }), /signal/, /AbortSignal/);
+  rejects(() => normaliseWork("handler", {}), /work handler/, /function/);
+  rejects(() => normaliseWork(() => 1, { concurrency: 0 }), /concurrency/, /1 to 10000/);
+});
+
+test("connect options: url from DATABASE_URL, schema from PGWAKE_SCHEMA", () => {
+  const s = normaliseConnect(undefined, { DATABASE_URL: "postgres://h/db", PGWAKE_SCHEMA: "jobs" });
+  assert.equal(s.url, "postgres://h/db");
+  assert.equal(s.schema, "jobs");
+  assert.equal(s.pollMs, 30_000);
+  assert.equal(normaliseConnect({ url: "postgres://h/db", pollInterval: false }, {}).pollMs, null);
+  rejects(() => normaliseConnect(undefined, {}), /url/, /no database given.*DATABASE_URL/);
+  rejects(() => normaliseConnect("mysql://h/db", {}), /url/, /postgres:\/\//);
+  rejects(
+    () => normaliseConnect({ url: "postgres://h", schema: "x".repeat(60) }, {}),
+    /schema/,
+    /63/,
+  );
+  rejects(
+    () => normaliseConnect({ url: "postgres://h", pollInterval: 10 }, {}),
+    /pollInterval/,
+    /at least 1s/,
+  );
+});
+
+test("sendMany: per-call options belong to the call, not to items", () => {
+  const { jobs } = normaliseSendMany(
+    [{ payload: 1 }, { payload: 2, options: { priority: 5 } }],
+    undefined,
+    MiB,
+  );
+  assert.equal(jobs[1]?.priority, 5);
+  rejects(() => normaliseSendMany("nope", undefined, MiB), /sendMany items/, /array/);
+  rejects(
+    () => normaliseSendMany([{ options: {} }], undefined, MiB),
+    /items\[0\]\.payload/,
+    /no payload/,
+  );
+  rejects(
+    () => normaliseSendMany([{ payload: 1, options: { timeout: 5 } }], undefined, MiB),
+    /timeout/,
+    /whole sendMany call/,
+  );
+  rejects(
+    () => normaliseSendMany([{ payload: 1, extra: 1 }], undefined, MiB),
+    /extra/,
+    /unknown option/,
+  );
+});
