@@ -56,16 +56,23 @@ const server = createServer((request, response) => {
   const reply = (status: number, body: object): void => {
     response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   };
-  if (request.method !== "POST" || request.url !== "/producer") return reply(404, { error: "not found" });
+  if (request.method !== "POST" || request.url !== "/producer")
+    return reply(404, { error: "not found" });
   readJson(request)
     .then((body) => echoes.send(parseEcho(body)))
     .then((id) => reply(202, { id }))
-    .catch((error: Error) => reply(error instanceof ValidationError || error instanceof SyntaxError ? 400 : 500, { error: error.message }));
+    .catch((error: Error) =>
+      reply(error instanceof ValidationError || error instanceof SyntaxError ? 400 : 500, {
+        error: error.message,
+      }),
+    );
 });
 
 server.listen(port, "127.0.0.1", () => {
   const address = server.address();
-  console.log(`[${name}] listening on http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`);
+  console.log(
+    `[${name}] listening on http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`,
+  );
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
