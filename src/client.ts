@@ -7,6 +7,7 @@ import {
   checkQueueName,
   normaliseConnect,
   normaliseQueueOptions,
+  type ClientSettings,
   type ConnectOptions,
   type QueueOptions,
 } from "./options.js";
@@ -151,7 +152,11 @@ export class Client {
  * ```
  */
 export async function connect(options?: string | ConnectOptions): Promise<Client> {
-  const settings = normaliseConnect(options);
+  return openClient(normaliseConnect(options));
+}
+
+/** @internal connects with settings already checked (the CLI reads its own environment). */
+export async function openClient(settings: ClientSettings): Promise<Client> {
   const runtime = new Runtime(settings);
   try {
     if (settings.migrate) await migrate(runtime.sql, settings.schema);

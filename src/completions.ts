@@ -2,6 +2,7 @@ import { JobCancelledError, JobFailedError, JobNotFoundError, type StoredError }
 import type { OutcomeRow } from "./db/rows.js";
 import { deferred, quiet, type Deferred } from "./util/deferred.js";
 import type { Json } from "./util/json.js";
+import { unrefTimer } from "./util/timer.js";
 
 /** How sure we are that the job exists, which decides what a missing row means. */
 type Existence =
@@ -13,6 +14,7 @@ type Existence =
   | { kind: "known" };
 
 interface Waiter {
+  queue: string;
   result: Deferred<Json>;
   existence: Existence;
 }
@@ -23,6 +25,10 @@ export interface CompletionSource {
   /** `pg_xact_status` of these transaction ids: committed, aborted, in progress or null. */
   transactionStates(xids: string[]): Promise<Map<string, string | null>>;
 }
+
+/** Re-reads after a failed read, and while a sending transaction is still open. */
+const RECHECK_MIN_MS = 250;
+const RECHECK_MAX_MS = 5000;
 
 /**
  * Completion handles: one shared promise per job id that settles when the job finishes.
@@ -36,6 +42,9 @@ export class Completions {
   private readonly waiters = new Map<string, Waiter>();
   private readonly toCheck = new Set<string>();
   private checkScheduled = false;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private recheckMs = RECHECK_MIN_MS;
+  private stopped = false;
 
   constructor(
     private readonly source: CompletionSource,
@@ -48,11 +57,11 @@ export class Completions {
   }
 
   /**
-   * Interest in a job that cannot have finished yet (its insert has not returned). Follow with
-   * {@link confirm} or {@link abandon}.
+   * Interest in a job of `queue` that cannot have finished yet (its insert has not returned).
+   * Follow with {@link confirm} or {@link abandon}.
    */
-  expect(id: string): Promise<Json> {
-    return this.register(id, { kind: "pending" }).result.promise;
+  expect(queue: string, id: string): Promise<Json> {
+    return this.register(queue, id, { kind: "pending" }).result.promise;
   }
 
   /** The job's insert committed (`xid` given: it was written in a transaction not yet committed). */
@@ -60,6 +69,7 @@ export class Completions {
     const waiter = this.waiters.get(id);
     if (!waiter || waiter.existence.kind === "known") return;
     waiter.existence = xid === undefined ? { kind: "known" } : { kind: "transaction", xid };
+    if (xid !== undefined) this.scheduleRecheck();
   }
 
   /** The job's insert failed: its waiter rejects with the same error. */
@@ -71,14 +81,13 @@ export class Completions {
   }
 
   /**
-   * Interest in a job that may have finished already: registers, then reads. `xid`: the job was
-   * written in that transaction, which may not have committed yet.
+   * Interest in a job of `queue` that may have finished already: registers, then reads. `xid`:
+   * the job was written in that transaction, which may not have committed yet.
    */
-  watch(id: string, xid?: string): Promise<Json> {
-    const waiter = this.register(
-      id,
-      xid === undefined ? { kind: "known" } : { kind: "transaction", xid },
-    );
+  watch(queue: string, id: string, xid?: string): Promise<Json> {
+    const existence: Existence =
+      xid === undefined ? { kind: "known" } : { kind: "transaction", xid };
+    const waiter = this.register(queue, id, existence);
     this.check([id]);
     return waiter.result.promise;
   }
@@ -95,17 +104,19 @@ export class Completions {
 
   /** Rejects every waiter (the client is closing). */
   rejectAll(error: unknown): void {
+    this.stopped = true;
+    clearTimeout(this.recheckTimer);
     for (const waiter of this.waiters.values()) waiter.result.reject(error);
     this.waiters.clear();
   }
 
-  private register(id: string, existence: Existence): Waiter {
+  private register(queue: string, id: string, existence: Existence): Waiter {
     let waiter = this.waiters.get(id);
     if (!waiter) {
       // quiet: a `completed` nobody reads must never become an unhandled rejection.
       const result = deferred<Json>();
       void quiet(result.promise);
-      waiter = { result, existence };
+      waiter = { queue, result, existence };
       this.waiters.set(id, waiter);
     } else if (existence.kind !== "pending" && waiter.existence.kind !== "known") {
       waiter.existence = existence;
@@ -116,7 +127,7 @@ export class Completions {
   /** Coalesces reads made in one turn of the event loop into one statement. */
   private check(ids: readonly string[]): void {
     for (const id of ids) this.toCheck.add(id);
-    if (this.checkScheduled || this.toCheck.size === 0) return;
+    if (this.checkScheduled || this.toCheck.size === 0 || this.stopped) return;
     this.checkScheduled = true;
     setImmediate(() => {
       this.checkScheduled = false;
@@ -124,20 +135,34 @@ export class Completions {
       this.toCheck.clear();
       this.read(batch).catch((error: unknown) => {
         this.onError(error);
-        // A failed read is retried by the next reconnect or safety poll.
+        this.scheduleRecheck();
       });
     });
   }
 
+  /** Reads every waiter again after a backoff (a read failed, or a transaction is still open). */
+  private scheduleRecheck(): void {
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckTimer = unrefTimer(() => {
+      this.recheckTimer = undefined;
+      this.recheckMs = Math.min(RECHECK_MAX_MS, this.recheckMs * 2);
+      this.recheckAll();
+    }, this.recheckMs);
+  }
+
   private async read(ids: string[]): Promise<void> {
     const rows = await this.source.outcomes(ids);
+    this.recheckMs = RECHECK_MIN_MS; // reads work again
     const found = new Set<string>();
     for (const row of rows) {
+      const waiter = this.waiters.get(row.id);
+      if (!waiter) continue;
+      if (waiter.queue !== row.queue) continue; // not a job of the queue asked about: missing
       found.add(row.id);
       if (row.state === "completed" || row.state === "failed" || row.state === "cancelled") {
-        this.settle(row);
+        this.settle(waiter, row);
       } else {
-        this.confirm(row.id);
+        waiter.existence = { kind: "known" };
       }
     }
     const inTransactions = new Map<string, string[]>();
@@ -161,7 +186,10 @@ export class Completions {
     const states = await this.source.transactionStates([...byXid.keys()]);
     for (const [xid, ids] of byXid) {
       const state = states.get(xid);
-      if (state === "in progress") continue;
+      if (state === "in progress") {
+        this.scheduleRecheck(); // no notification tells us when it ends
+        continue;
+      }
       for (const id of ids) {
         const waiter = this.waiters.get(id);
         if (!waiter) continue;
@@ -179,9 +207,7 @@ export class Completions {
     }
   }
 
-  private settle(row: OutcomeRow): void {
-    const waiter = this.waiters.get(row.id);
-    if (!waiter) return;
+  private settle(waiter: Waiter, row: OutcomeRow): void {
     this.waiters.delete(row.id);
     if (row.state === "completed") waiter.result.resolve(row.result);
     else if (row.state === "cancelled") waiter.result.reject(new JobCancelledError(row.id));

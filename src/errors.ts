@@ -268,12 +268,30 @@ export class DatabaseError extends PgwakeError {
 
   constructor(operation: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super(
-      "DATABASE",
-      `${operation} failed in the database: ${detail}. Check that PostgreSQL is reachable and the schema is migrated`,
-      { cause },
-    );
-    this.sqlState = sqlStateOf(cause);
+    const sqlState = sqlStateOf(cause);
+    super("DATABASE", `${operation} failed: ${detail}. ${adviceFor(sqlState, cause)}`, { cause });
+    this.sqlState = sqlState;
+  }
+}
+
+/** What to do about a database error, by its SQLSTATE class. */
+function adviceFor(sqlState: string | undefined, cause: unknown): string {
+  if (isConnectionError(cause))
+    return "Check that PostgreSQL is reachable; pgwake reconnects by itself";
+  switch (sqlState?.slice(0, 2)) {
+    case "22":
+      return "PostgreSQL refused a value: check the data sent";
+    case "42":
+      // undefined table, function or column: the schema is missing or older than this code
+      return sqlState === "42P01" || sqlState === "42883" || sqlState === "42703"
+        ? "Is the schema migrated? Connect with migrate: true, or run `pgwake migrate`"
+        : "See the cause for PostgreSQL's own error";
+    case "28":
+      return "Check the user name and password in the database URL";
+    case "53":
+      return "PostgreSQL is out of a resource (connections, memory, disk): check the server";
+    default:
+      return "See the cause for PostgreSQL's own error";
   }
 }
 
@@ -308,7 +326,8 @@ export function isConnectionError(error: unknown): boolean {
     typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
   return (
     typeof code === "string" &&
-    /^(CONNECTION_|CONNECT_TIMEOUT|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(
+    // Not CONNECTION_ENDED or CONNECTION_DESTROYED: those mean this client closed its own pool.
+    /^(CONNECTION_CLOSED|CONNECT_TIMEOUT|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)$/.test(
       code,
     )
   );

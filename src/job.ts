@@ -7,11 +7,11 @@ import { toStoredError } from "./util/stored-error.js";
 /** What a {@link Job} needs from the client that claimed it. */
 export interface JobHost {
   readonly maxPayloadBytes: number;
-  /** Completes the job; resolves false when the lease no longer matched. */
-  complete(job: Job<unknown, unknown>, result: Json): Promise<boolean>;
+  /** Completes the job with a result (JSON text); resolves false when the lease no longer matched. */
+  complete(job: Job<unknown, unknown>, resultText: string): Promise<boolean>;
   /** Fails the attempt; resolves false when the lease no longer matched. */
   fail(job: Job<unknown, unknown>, error: Json, delayMs: number | null): Promise<boolean>;
-  /** The job left this consumer's hands (settled or lost): stop heartbeating it. */
+  /** The job left this consumer's hands (settled, lost, or its settling failed): stop heartbeating it. */
   release(job: Job<unknown, unknown>): void;
 }
 
@@ -22,7 +22,9 @@ export interface JobHost {
  * Life cycle (one per delivery):
  *
  *     held ──ack/nack──► settling ──applied──► settled
- *       │                   └─database error──► held (the call rejects; safe to retry)
+ *       │                   └─database error──► held, no longer heartbeated: the call rejects;
+ *       │                       retrying it is safe (it is fenced), and if nobody does, the
+ *       │                       lease lapses and the job is redelivered
  *       └─cancelled / lease lost / stopping──► signal aborts (ack/nack then get LeaseLostError
  *                                              if the lease is really gone)
  *
@@ -53,6 +55,7 @@ export class Job<P = Json, R = Json> {
 
   private readonly controller = new AbortController();
   private state: "held" | "settling" | "settled" = "held";
+  private handedOver = false;
 
   /** @internal */
   constructor(
@@ -75,6 +78,16 @@ export class Job<P = Json, R = Json> {
     return this.state !== "held";
   }
 
+  /** @internal whether the job reached a consumer (yielded, or given to a handler). */
+  get delivered(): boolean {
+    return this.handedOver;
+  }
+
+  /** @internal the job is being handed to a consumer: from now on, letting go counts an attempt. */
+  markDelivered(): void {
+    this.handedOver = true;
+  }
+
   /**
    * Completes the job with `result` (JSON; `undefined` is stored as null), which the producer's
    * `completed` resolves with.
@@ -82,11 +95,9 @@ export class Job<P = Json, R = Json> {
    * @throws LeaseLostError if this consumer no longer holds the job; nothing changed.
    */
   async ack(result?: R): Promise<void> {
-    const json =
-      result === undefined
-        ? null
-        : (JSON.parse(toJsonText(result, "result", this.host.maxPayloadBytes)) as Json);
-    await this.settle("ack", () => this.host.complete(this, json));
+    const text =
+      result === undefined ? "null" : toJsonText(result, "result", this.host.maxPayloadBytes);
+    await this.settle("ack", () => this.host.complete(this, text));
   }
 
   /**
@@ -118,7 +129,10 @@ export class Job<P = Json, R = Json> {
     try {
       applied = await run();
     } catch (error) {
-      this.state = "held"; // the statement may not have run; a retry is safe (it is fenced)
+      // The statement may not have run. A retry is safe (it is fenced); without one, the lease
+      // must lapse so the job comes back, rather than be extended for the life of the process.
+      this.state = "held";
+      this.host.release(this);
       throw error;
     }
     this.state = "settled";

@@ -10,6 +10,7 @@ import { MAX_SCHEMA_BYTES } from "./notify/channels.js";
 import {
   checkAttributes,
   checkBoolean,
+  checkDate,
   checkDuration,
   checkInteger,
   checkJobId,
@@ -179,6 +180,9 @@ export interface NormalisedSend {
 
 export const DEFAULT_SCHEMA = "pgwake";
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Leases longer than a day would hide a dead consumer's job for longer than anyone waits. */
+export const MAX_LEASE_MS = 24 * 3_600_000;
+
 export const QUEUE_DEFAULTS: Omit<QueueSettings, "name"> = {
   maxAttempts: 5,
   backoffDelayMs: 1000,
@@ -249,9 +253,15 @@ export function normaliseConnect(
       schema,
     );
   }
+  if (schema.includes("$")) {
+    // The schema name appears inside pgwake's $$-quoted function bodies, where a $ could end them.
+    invalid(`${field}.schema`, "a schema name without $", schema, "choose another name");
+  }
   const pollInterval = options.pollInterval ?? "30s";
   const pollMs =
-    pollInterval === false ? null : checkDuration(pollInterval, `${field}.pollInterval`);
+    pollInterval === false
+      ? null
+      : checkDuration(pollInterval, `${field}.pollInterval`, 24 * 3_600_000);
   if (pollMs !== null && pollMs < 1000) {
     invalid(
       `${field}.pollInterval`,
@@ -295,11 +305,13 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
   const options = checkOptions<QueueOptions>(value, field, QUEUE_KEYS);
   const backoff = checkOptions<BackoffOptions>(options.backoff, `${field}.backoff`, BACKOFF_KEYS);
   const d = QUEUE_DEFAULTS;
-  if (options.maxSize !== undefined) {
-    throw new ValidationError(
-      `${field}.maxSize`,
-      `${field}.maxSize (backpressure) is not available in this version of pgwake yet: leave it out for an unbounded queue`,
-    );
+  for (const [key, what] of Object.entries(QUEUE_NOT_YET)) {
+    if ((options as Record<string, unknown>)[key] !== undefined) {
+      throw new ValidationError(
+        `${field}.${key}`,
+        `${field}.${key} (${what}) is not available in this version of pgwake yet: leave it out`,
+      );
+    }
   }
   const deadLetter = optional(options.deadLetter, null, (v) =>
     checkQueueName(v, `${field}.deadLetter`),
@@ -313,7 +325,7 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
     );
   }
   const leaseMs = optional(options.leaseTime, d.leaseMs, (v) =>
-    checkDuration(v, `${field}.leaseTime`),
+    checkDuration(v, `${field}.leaseTime`, MAX_LEASE_MS),
   );
   if (leaseMs < 100) {
     invalid(
@@ -340,11 +352,15 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
     leaseMs,
     maxSize: null,
     deadLetter,
-    retentionMs: optional(options.retention, d.retentionMs, (v) =>
-      checkDuration(v, `${field}.retention`),
-    ),
+    retentionMs: d.retentionMs,
   };
 }
+
+/** Queue options of the contract that land in a later version; refused, never ignored. */
+const QUEUE_NOT_YET = {
+  maxSize: "backpressure",
+  retention: "deleting finished jobs",
+} as const;
 
 const SEND_KEYS = [
   "delay",
@@ -384,10 +400,7 @@ export function normaliseSend(
   if (options.delay !== undefined && options.runAt !== undefined) {
     throw new ValidationError(at("delay"), `give ${at("delay")} or options.runAt, not both`);
   }
-  const runAt = options.runAt;
-  if (runAt !== undefined && (!(runAt instanceof Date) || Number.isNaN(runAt.getTime()))) {
-    invalid(at("runAt"), "a valid Date", runAt);
-  }
+  const runAt = optional(options.runAt, undefined, (v) => checkDate(v, at("runAt")));
   const tx = options.tx;
   if (tx !== undefined && !isPostgresInstance(tx)) {
     invalid(at("tx"), "a postgres.js transaction (the sql given to sql.begin's callback)", tx);
@@ -427,6 +440,7 @@ export function normaliseSendMany(
   maxPayloadBytes: number,
 ): { jobs: NormalisedSend[]; batch: NormalisedSend } {
   if (!Array.isArray(items)) invalid("sendMany items", "an array of { payload, options }", items);
+  checkOptions<SendOptions>(value, "sendMany options", BATCH_WIDE);
   const batch = normaliseSend(null, value, maxPayloadBytes, "sendMany");
   const jobs = items.map((item, index) => {
     const field = `sendMany items[${index}]`;

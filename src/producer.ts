@@ -2,6 +2,7 @@ import { AbortedError, QueueNotFoundError } from "./errors.js";
 import type { Db, InsertRow, Queries } from "./db/queries.js";
 import type { NormalisedSend } from "./options.js";
 import type { Written } from "./sent-job.js";
+import { MAX_STATEMENT_BYTES } from "./settler.js";
 import { Coalescer } from "./util/coalescer.js";
 
 /** Insert statements in flight at once from one client; more sends wait and share the next one. */
@@ -29,7 +30,12 @@ export class Producer {
             : { ok: false, error: new QueueNotFoundError(row.queue) },
         );
       },
-      { maxBatch: MAX_ROWS_PER_INSERT, maxInFlight: MAX_INSERTS_IN_FLIGHT },
+      {
+        maxBatch: MAX_ROWS_PER_INSERT,
+        maxInFlight: MAX_INSERTS_IN_FLIGHT,
+        weigh: (row) => row.payloadText.length,
+        maxWeight: MAX_STATEMENT_BYTES,
+      },
     );
   }
 

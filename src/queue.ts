@@ -117,7 +117,10 @@ export class Queue<P = Json, R = Json> implements SentHost {
   completion(id: string): Promise<R> {
     try {
       this.assertOpen("wait for a completion");
-      return this.runtime.completions.watch(checkJobId(id, "completion id")) as Promise<R>;
+      return this.runtime.completions.watch(
+        this.name,
+        checkJobId(id, "completion id"),
+      ) as Promise<R>;
     } catch (error) {
       return quiet(Promise.reject(error));
     }

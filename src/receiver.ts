@@ -39,6 +39,7 @@ export async function* receive<P, R>(
       current = buffer.shift()!;
       // Cancelled or lost while it waited in the buffer: it is not ours to hand out any more.
       if (current.signal.aborted) continue;
+      current.markDelivered();
       yield current as Job<P, R>;
       if (!current.settled)
         await host.failUnsettled(current, "the receive loop moved on without ack or nack");

@@ -123,13 +123,16 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
+      // This process may hold an earlier delivery of the same job whose lease expired meanwhile.
+      const earlier = this.held.get(job.id);
+      if (earlier)
+        this.lose(earlier, new LeaseLostError(job.id, "its lease expired and it was redelivered"));
       this.held.set(job.id, job);
       this.heartbeat.hold({
         id: job.id,
         token: job.leaseToken,
         leaseMs: job.leaseMs,
-        onLost: () =>
-          this.lose(job, new LeaseLostError(job.id, "its lease expired and it was redelivered")),
+        onLost: () => this.onLeaseGone(job),
       });
       return job;
     });
@@ -154,13 +157,18 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   }
 
   watchDeadlines(queue: string): () => void {
-    return this.deadlines.watch(queue);
+    const unwatch = this.deadlines.watch(queue);
+    const untrack = this.wakeups.track(queue);
+    return () => {
+      unwatch();
+      untrack();
+    };
   }
 
   // --- JobHost --------------------------------------------------------------------------------
 
-  complete(job: AnyJob, result: Json): Promise<boolean> {
-    return this.settler.complete({ id: job.id, token: job.leaseToken }, result);
+  complete(job: AnyJob, resultText: string): Promise<boolean> {
+    return this.settler.complete({ id: job.id, token: job.leaseToken }, resultText);
   }
 
   fail(job: AnyJob, error: Json, delayMs: number | null): Promise<boolean> {
@@ -169,7 +177,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   release(job: AnyJob): void {
     if (this.held.get(job.id) === job) this.held.delete(job.id);
-    this.heartbeat.drop(job.id);
+    this.heartbeat.drop({ id: job.id, token: job.leaseToken });
     if (this.held.size === 0 && this.heldDrained) {
       this.heldDrained.resolve();
       this.heldDrained = undefined;
@@ -208,12 +216,19 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     clearTimeout(timer);
   }
 
-  /** Hands back every held job that nobody settles (the client is closing). */
+  /**
+   * Lets go of every job still held (the client is closing): jobs a consumer had go straight back
+   * to the queue for another attempt; jobs claimed but never handed over go back uncounted.
+   */
   async abandonHeld(): Promise<void> {
     const jobs = [...this.held.values()].filter((job) => !job.settled);
-    await Promise.all(
-      jobs.map((job) => this.failUnsettled(job, "the client closed while the job was held")),
-    );
+    const delivered = jobs.filter((job) => job.delivered);
+    await Promise.all([
+      ...delivered.map((job) =>
+        this.failUnsettled(job, "the client closed while the job was held"),
+      ),
+      this.releaseUndelivered(jobs.filter((job) => !job.delivered)),
+    ]);
   }
 
   /** Stops the background services and the listener; ends the pool if pgwake made it. */
@@ -262,7 +277,28 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     if (ping) void this.listener.ping(PING_TIMEOUT_MS);
   }
 
+  /**
+   * A heartbeat found the job's lease gone. Tell cancellation apart (the `done` notification may
+   * have been missed) so the handler gets the right reason.
+   */
+  private onLeaseGone(job: AnyJob): void {
+    void this.queries
+      .jobStates(this.db, [job.id])
+      .then((states) => states.get(job.id))
+      .catch(() => undefined)
+      .then((state) =>
+        this.lose(
+          job,
+          state === "cancelled"
+            ? new JobCancelledError(job.id)
+            : new LeaseLostError(job.id, "its lease expired and it was redelivered"),
+        ),
+      );
+  }
+
   private lose(job: AnyJob, reason: PgwakeError): void {
+    // A settlement under way or done is our own: the lease was not lost, it was used.
+    if (job.settled) return;
     this.release(job);
     job.abort(reason);
   }

@@ -4,6 +4,7 @@ import type { Json } from "./util/json.js";
 
 /** What a send's handle needs from its queue. */
 export interface SentHost {
+  readonly name: string;
   readonly completions: Completions;
   cancel(ids: string[]): Promise<number>;
 }
@@ -27,8 +28,9 @@ class Tracked {
   constructor(
     readonly id: string,
     write: Promise<Written>,
+    private readonly queue: string,
     private readonly completions: Completions,
-    private readonly inTransaction: boolean,
+    inTransaction: boolean,
   ) {
     write.then(
       (written) => {
@@ -46,9 +48,9 @@ class Tracked {
 
   completed(): Promise<Json> {
     if (!this.completion) {
-      if (this.state === "writing") this.completion = this.completions.expect(this.id);
+      if (this.state === "writing") this.completion = this.completions.expect(this.queue, this.id);
       else if (this.state === "written")
-        this.completion = this.completions.watch(this.id, this.xid);
+        this.completion = this.completions.watch(this.queue, this.id, this.xid);
       else this.completion = quiet(Promise.reject(this.error));
     }
     return this.completion;
@@ -79,7 +81,7 @@ export class SentJob<R = Json> implements Promise<string> {
     private readonly host: SentHost,
     inTransaction: boolean,
   ) {
-    this.tracked = new Tracked(id, write, host.completions, inTransaction);
+    this.tracked = new Tracked(id, write, host.name, host.completions, inTransaction);
     this.written = write.then(() => id);
   }
 
@@ -142,7 +144,9 @@ export class SentBatch<R = Json> implements Promise<string[]> {
     private readonly host: SentHost,
     inTransaction: boolean,
   ) {
-    this.tracked = ids.map((id) => new Tracked(id, write, host.completions, inTransaction));
+    this.tracked = ids.map(
+      (id) => new Tracked(id, write, host.name, host.completions, inTransaction),
+    );
     this.written = write.then(() => ids);
   }
 
@@ -163,10 +167,14 @@ export class SentBatch<R = Json> implements Promise<string[]> {
     return this.written.finally(onfinally);
   }
 
-  /** All results, in the order sent; rejects with the first job's failure. */
+  /** All results, in the order sent; rejects with the send's error, or the first job's failure. */
   get completed(): Promise<R[]> {
     void quiet(this.written);
-    this.completion ??= quiet(Promise.all(this.tracked.map((t) => t.completed())) as Promise<R[]>);
+    if (!this.completion) {
+      // Register every job's interest now (before the insert can commit), settle after the write.
+      const all = quiet(Promise.all(this.tracked.map((t) => t.completed())) as Promise<R[]>);
+      this.completion = quiet(this.written.then(() => all));
+    }
     return this.completion;
   }
 

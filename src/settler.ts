@@ -9,6 +9,9 @@ const RETRY_BASE_MS = 100;
 
 const BATCH = { maxBatch: 1000, maxInFlight: 4 };
 
+/** A coalesced statement carries at most this much JSON (a jsonb value is limited to 256 MB). */
+export const MAX_STATEMENT_BYTES = 16 * 1024 * 1024;
+
 /**
  * Writes acks, nacks and releases. Calls made in the same turn of the event loop share one
  * statement (like River's batch completer, without its delay), each fenced by its lease token.
@@ -16,15 +19,16 @@ const BATCH = { maxBatch: 1000, maxInFlight: 4 };
  * settlement they already applied, so a retry never turns success into a false lost lease.
  */
 export class Settler {
-  private readonly acks: Coalescer<LeaseRef & { result: Json }, boolean>;
+  private readonly acks: Coalescer<LeaseRef & { resultText: string }, boolean>;
   private readonly nacks: Coalescer<LeaseRef & { error: Json; delay_ms: number | null }, boolean>;
   private readonly releases: Coalescer<LeaseRef, boolean>;
 
   constructor(queries: Queries, db: Db) {
-    this.acks = new Coalescer(
-      (items) => applied(items, () => queries.completeJobs(db, items)),
-      BATCH,
-    );
+    this.acks = new Coalescer((items) => applied(items, () => queries.completeJobs(db, items)), {
+      ...BATCH,
+      weigh: (item) => item.resultText.length,
+      maxWeight: MAX_STATEMENT_BYTES,
+    });
     this.nacks = new Coalescer((items) => applied(items, () => queries.failJobs(db, items)), BATCH);
     this.releases = new Coalescer(
       (items) => applied(items, () => queries.releaseJobs(db, items)),
@@ -32,9 +36,9 @@ export class Settler {
     );
   }
 
-  /** Completes a job; resolves false when its lease no longer matched. */
-  complete(lease: LeaseRef, result: Json): Promise<boolean> {
-    return this.acks.push({ id: lease.id, token: lease.token, result });
+  /** Completes a job with its result (JSON text); resolves false when its lease no longer matched. */
+  complete(lease: LeaseRef, resultText: string): Promise<boolean> {
+    return this.acks.push({ id: lease.id, token: lease.token, resultText });
   }
 
   /** Fails an attempt; resolves false when its lease no longer matched. */

@@ -31,6 +31,8 @@ export class Worker<P = unknown, R = unknown> {
   private requested = 0;
   /** A claim came back short: wait for a wake-up before claiming again. */
   private waiting = false;
+  /** Claim one batch at a time until one comes back full (at start, and after each wake-up). */
+  private probing = true;
   private readonly unwatch: () => void;
   private stopping: Promise<void> | undefined;
   private readonly stoppedDeferred = deferred<void>();
@@ -85,6 +87,9 @@ export class Worker<P = unknown, R = unknown> {
       !this.waiting &&
       this.active.size + this.requested < this.concurrency
     ) {
+      // After a wake-up one claim probes the queue; only a full one fans out to every free slot,
+      // so a single new job does not set off `concurrency` claims in every process.
+      if (this.probing && this.requested > 0) return;
       const limit = Math.min(this.batch, this.concurrency - this.active.size - this.requested);
       this.requested += limit;
       this.track(this.claim(limit));
@@ -99,17 +104,20 @@ export class Worker<P = unknown, R = unknown> {
   private async claim(limit: number): Promise<void> {
     const { jobs, seen } = await this.claimer.claimOnce(limit);
     this.requested -= limit;
+    if (jobs.length === limit) this.probing = false;
     for (const job of jobs) this.track(this.run(job));
     if (jobs.length < limit && !this.waiting && !this.stopSignal.aborted) {
       this.waiting = true;
       await this.host.wakeups.wait(this.queue, seen, this.stopSignal);
       this.waiting = false;
+      this.probing = true;
     }
     this.pump();
   }
 
   private async run(job: Job<unknown, unknown>): Promise<void> {
     this.active.add(job);
+    job.markDelivered();
     try {
       let result: R | void;
       try {

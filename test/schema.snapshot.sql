@@ -57,8 +57,8 @@ column queues.retention_ms bigint
 column queues.created_at timestamp with time zone
 column queues.updated_at timestamp with time zone
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
+index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, state, finished_at) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
 index CREATE UNIQUE INDEX _jobs_pkey ON _jobs USING btree (id)
-index CREATE INDEX _jobs_queue_state_idx ON _jobs USING btree (queue, state)
 index CREATE INDEX _jobs_running_idx ON _jobs USING btree (queue, lease_expires_at) WHERE (state = 'running'::job_state)
 index CREATE INDEX _jobs_scheduled_idx ON _jobs USING btree (queue, run_at) WHERE (state = 'scheduled'::job_state)
 index CREATE UNIQUE INDEX _migrations_pkey ON _migrations USING btree (version)
@@ -78,7 +78,7 @@ trigger CREATE TRIGGER _jobs_after_insert AFTER INSERT ON _jobs REFERENCING NEW 
 trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_update()
 function _jobs_after_insert() md5 4cf859908075069e53a065340b495ff5
 function _jobs_after_update() md5 2717ee73a229dec16e74691f819b1fde
-function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 0d02368df16a1f507dd6c87c160f15f5
+function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
 function uuid_v7() md5 9c0a3aa2c1ddb184ec068836316c5196
 enum job_state (scheduled, queued, running, completed, failed, cancelled)
 options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02

@@ -83,19 +83,26 @@ create index _jobs_scheduled_idx on /*schema*/_jobs (queue, run_at)
 -- Expired leases of a queue (rescue, and the next lease deadline).
 create index _jobs_running_idx on /*schema*/_jobs (queue, lease_expires_at)
   where state = 'running';
--- Counts by state (stats) and listings by queue and state.
-create index _jobs_queue_state_idx on /*schema*/_jobs (queue, state);
+-- Finished jobs of a queue, oldest first (stats, listings, retention). Partial like the others:
+-- an index on (queue, state) covering all jobs would also match the claim's condition, and a
+-- planner without statistics yet (a table filled before its first ANALYZE) then picks it and
+-- sorts every queued job on each claim. No index but _jobs_claim_idx may match queued jobs.
+create index _jobs_finished_idx on /*schema*/_jobs (queue, state, finished_at)
+  where state in ('completed', 'failed', 'cancelled');
 
--- Wakes the consumers of a queue: `ready` jobs can run now, and the first delayed one is due in
--- `in` milliseconds. Jobs are announced once per statement and queue, never once per row: a
--- per-row NOTIFY makes every insert wait on the server-wide notify lock at commit.
+-- Wakes the consumers of a queue: `n` jobs can run now, and the first delayed one is due at `at`
+-- (Unix milliseconds, database clock), `in` milliseconds after this trigger ran. Jobs are
+-- announced once per statement and queue, never once per row: a per-row NOTIFY makes every
+-- insert wait on the server-wide notify lock at commit.
 create function /*schema*/_notify_ready(queue text, ready bigint, next_run_at timestamptz)
 returns void
 language sql volatile as $$
   select pg_notify(/*literal:channel:ready*/'pgwake:ready', json_build_object(
     'q', queue,
     'n', ready,
-    'in', greatest(0, ceil(extract(epoch from next_run_at - clock_timestamp()) * 1000))
+    'at', floor(extract(epoch from next_run_at) * 1000),
+    'in', case when next_run_at is not null
+               then greatest(0, ceil(extract(epoch from next_run_at - clock_timestamp()) * 1000)) end
   )::text)
 $$;
 

@@ -87,6 +87,14 @@ with promoted as (
 select
   (select count(*) from promoted)::integer as promoted,
   (select count(*) from rescued)::integer as rescued,
+  -- Due or expired rows this tick could not take (locked by another): look again soon.
+  ((select count(*) from (
+      select 1 from /*schema*/_jobs
+      where state = 'scheduled' and queue = $1::text and run_at <= now() limit 1001) d)
+   + (select count(*) from (
+      select 1 from /*schema*/_jobs
+      where state = 'running' and queue = $1::text and lease_expires_at <= now() limit 1001) e)
+  )::integer as overdue,
   (select ceil(extract(epoch from min(run_at) - now()) * 1000)::bigint
      from /*schema*/_jobs
      where state = 'scheduled' and queue = $1::text and run_at > now()) as next_due_ms,
@@ -94,7 +102,8 @@ select
      from /*schema*/_jobs
      where state = 'running' and queue = $1::text and lease_expires_at > now()) as next_expiry_ms,
   exists (select 1 from /*schema*/_jobs where state = 'queued' and queue = $1::text) as has_ready,
-  (select lease_ms from /*schema*/_queues where name = $1::text) as lease_ms;
+  (select lease_ms from /*schema*/_queues where name = $1::text) as lease_ms,
+  floor(extract(epoch from clock_timestamp()) * 1000)::bigint as db_now_ms;
 
 -- name: heartbeatJobs
 -- One statement per process per beat: extends every lease still held; the ids not returned
@@ -128,8 +137,8 @@ from input i
 join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'completed';
 
 -- name: failJobs
--- Nacks, fenced and idempotent like acks. Retry n waits delay * factor^(n-1) with ±20% jitter,
--- capped at the queue's max, all on the database clock; an explicit delay wins. The last attempt
+-- Nacks, fenced and idempotent like acks. Retry n waits delay * factor^(n-1), capped at the
+-- queue's max, then ±20% jitter, all on the database clock; an explicit delay wins. The last attempt
 -- fails the job for good.
 with input as (
   select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid, error jsonb, delay_ms bigint)
@@ -139,9 +148,10 @@ with input as (
          j.attempt >= coalesce(j.max_attempts, q.max_attempts) as exhausted,
          coalesce(
            i.delay_ms::double precision,
+           -- capped first, then jittered, so retries at the cap still spread out
            least(q.backoff_max_ms::double precision,
-                 q.backoff_delay_ms * power(q.backoff_factor, least(j.attempt - 1, 100))
-                   * (0.8 + random() * 0.4))) as delay_ms,
+                 q.backoff_delay_ms * power(q.backoff_factor, least(j.attempt - 1, 100)))
+             * (0.8 + random() * 0.4)) as delay_ms,
          coalesce(i.error, '{}'::jsonb) || jsonb_build_object('attempt', j.attempt, 'at', now()) as error
   from input i
   join /*schema*/_jobs j on j.id = i.id
@@ -190,7 +200,7 @@ join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 
 
 -- name: jobOutcomes
 -- The state of jobs someone waits on; only finished ones settle a completion handle.
-select id::text, state::text, attempt, result::text, (errors -> -1)::text as last_error
+select id::text, queue, state::text, attempt, result::text, (errors -> -1)::text as last_error
 from /*schema*/_jobs
 where id = any($1::uuid[]);
 
@@ -234,12 +244,22 @@ set state = 'queued',
     attempt = 0,
     run_at = now(),
     result = null,
-    finished_at = null
+    finished_at = null,
+    lease_token = null,
+    leased_by = null
 where queue = $1::text and id = $2::uuid and state in ('failed', 'cancelled')
 returning id::text;
 
 -- name: queueStats
-select state::text, count(*)::bigint
+-- Each count reads its own partial index (index-only scans); finished jobs are counted in
+-- _jobs_finished_idx, which retention keeps bounded.
+select 'queued', count(*)::bigint from /*schema*/_jobs where queue = $1::text and state = 'queued'
+union all
+select 'scheduled', count(*) from /*schema*/_jobs where queue = $1::text and state = 'scheduled'
+union all
+select 'running', count(*) from /*schema*/_jobs where queue = $1::text and state = 'running'
+union all
+select state::text, count(*)
 from /*schema*/_jobs
-where queue = $1::text
+where queue = $1::text and state in ('completed', 'failed', 'cancelled')
 group by state;

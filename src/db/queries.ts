@@ -138,8 +138,13 @@ export class Queries {
   }
 
   /** Completes jobs; returns the ids whose lease still matched. */
-  async completeJobs(db: Db, acks: Array<LeaseRef & { result: Json }>): Promise<Set<string>> {
-    return idSet(await this.run(db, "completeJobs", [JSON.stringify(acks)]));
+  async completeJobs(db: Db, acks: Array<LeaseRef & { resultText: string }>): Promise<Set<string>> {
+    // Results are spliced in as the JSON text Job.ack already checked, not parsed and re-serialised.
+    const batch = acks.map(
+      (a) =>
+        `{"id":${JSON.stringify(a.id)},"token":${JSON.stringify(a.token)},"result":${a.resultText}}`,
+    );
+    return idSet(await this.run(db, "completeJobs", [`[${batch.join(",")}]`]));
   }
 
   /** Fails (retries or finally fails) jobs; returns the ids whose lease still matched. */

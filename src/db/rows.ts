@@ -17,8 +17,17 @@ export type JobState = "queued" | "running" | "completed" | "failed" | "cancelle
 /** Column names of each query's result, in order: the contract between SQL and decoder. */
 export const COLUMNS = {
   claimJobs: ["id", "payload", "attributes", "attempt", "lease_token", "lease_ms"],
-  tickQueue: ["promoted", "rescued", "next_due_ms", "next_expiry_ms", "has_ready", "lease_ms"],
-  jobOutcomes: ["id", "state", "attempt", "result", "last_error"],
+  tickQueue: [
+    "promoted",
+    "rescued",
+    "overdue",
+    "next_due_ms",
+    "next_expiry_ms",
+    "has_ready",
+    "lease_ms",
+    "db_now_ms",
+  ],
+  jobOutcomes: ["id", "queue", "state", "attempt", "result", "last_error"],
   getJob: [
     "id",
     "queue",
@@ -96,26 +105,33 @@ export function decodeClaimed(row: Row): ClaimedRow {
 export interface TickRow {
   promoted: number;
   rescued: number;
+  /** Due or expired jobs the tick could not take (locked by someone else). */
+  overdue: number;
   nextDueMs: number | null;
   nextExpiryMs: number | null;
   hasReady: boolean;
   leaseMs: number | null;
+  /** The database clock when the tick ran, in Unix milliseconds. */
+  dbNowMs: number;
 }
 
 export function decodeTick(row: Row): TickRow {
   return {
     promoted: int(row[0]),
     rescued: int(row[1]),
-    nextDueMs: intOrNull(row[2]),
-    nextExpiryMs: intOrNull(row[3]),
-    hasReady: row[4] === true,
-    leaseMs: intOrNull(row[5]),
+    overdue: int(row[2]),
+    nextDueMs: intOrNull(row[3]),
+    nextExpiryMs: intOrNull(row[4]),
+    hasReady: row[5] === true,
+    leaseMs: intOrNull(row[6]),
+    dbNowMs: int(row[7]),
   };
 }
 
 /** Where a job stands, as a completion handle needs it. */
 export interface OutcomeRow {
   id: string;
+  queue: string;
   state: string;
   attempt: number;
   result: Json;
@@ -125,10 +141,11 @@ export interface OutcomeRow {
 export function decodeOutcome(row: Row): OutcomeRow {
   return {
     id: row[0] as string,
-    state: row[1] as string,
-    attempt: int(row[2]),
-    result: json(row[3]) as Json,
-    lastError: json<StoredError>(row[4]),
+    queue: row[1] as string,
+    state: row[2] as string,
+    attempt: int(row[3]),
+    result: json(row[4]) as Json,
+    lastError: json<StoredError>(row[5]),
   };
 }
 

@@ -18,8 +18,10 @@ export interface MigrationFile {
  * becomes the channel name as a string literal.
  */
 export function renderSql(text: string, schema: string): string {
+  const qualifier = `${quoteIdentifier(schema)}.`;
+  // Replacer functions, not replacement strings: `$&` or `$'` in a schema name must stay literal.
   return text
-    .replace(/\/\*schema\*\//g, `${quoteIdentifier(schema)}.`)
+    .replace(/\/\*schema\*\//g, () => qualifier)
     .replace(/\/\*literal:channel:(\w+)\*\/'(?:[^']|'')*'/g, (_match, kind: string) =>
       quoteLiteral(channelName(schema, kind as ChannelKind)),
     );

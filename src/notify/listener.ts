@@ -4,10 +4,14 @@ import { toPgwakeError } from "../errors.js";
 import { quoteIdentifier } from "../db/identifiers.js";
 import { CHANNEL_KINDS, channelName, type ChannelKind } from "./channels.js";
 
-/** Jobs of a queue can run now (`ready` of them), or the first delayed one is due `inMs` from now. */
+/**
+ * Jobs of a queue can run now (`ready` of them), and the first delayed one, if any, is due at
+ * `atMs` (Unix milliseconds, database clock), `inMs` after the notifying statement ran.
+ */
 export interface ReadyNotice {
   queue: string;
   ready: number;
+  atMs: number | null;
   inMs: number | null;
 }
 
@@ -183,6 +187,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.emit("ready", {
         queue: m.q,
         ready: typeof m.n === "number" ? m.n : 0,
+        atMs: typeof m.at === "number" ? m.at : null,
         inMs: typeof m.in === "number" ? m.in : null,
       });
     } else if (

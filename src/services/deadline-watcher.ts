@@ -1,16 +1,22 @@
 import type { TickRow } from "../db/rows.js";
 import type { ReadyNotice } from "../notify/listener.js";
+import { unrefTimer } from "../util/timer.js";
 
 /** Until the first tick reports a queue's lease time, assume the default. */
 const DEFAULT_LEASE_MS = 30_000;
 /** Timers may fire a little early; the database must see the deadline as passed. */
 const TIMER_SLACK_MS = 2;
 const RETRY_AFTER_FAILURE_MS = 1000;
+/** Overdue jobs another tick held locked: look again this soon. */
+const RECHECK_OVERDUE_MS = 250;
+/** A tick that took as much as it may (1000 rows) may have left more. */
+const TICK_BATCH = 1000;
 
 interface Watched {
   consumers: number;
   leaseMs: number;
   timer: NodeJS.Timeout | undefined;
+  /** When the timer fires, on the monotonic clock (`performance.now()`). */
   timerAt: number;
   ticking: boolean;
   /** A tick was asked for while one ran. */
@@ -31,9 +37,15 @@ interface Watched {
  * is armed no later than one lease time ahead, which is no later than the lease of any job claimed
  * from then on can expire. When it fires, the tick sees those jobs running and arms at their
  * actual expiry.
+ *
+ * Deadlines are on the database clock. Ticks measure its offset from this process's clock, so a
+ * notice's absolute due time (`atMs`) converts correctly even when the notice arrives late (it is
+ * sent at commit, and a long transaction may commit well after the insert).
  */
 export class DeadlineWatcher {
   private readonly queues = new Map<string, Watched>();
+  /** Database clock minus this process's clock, in ms, once a tick has measured it. */
+  private clockOffsetMs: number | undefined;
   private stopped = false;
 
   constructor(
@@ -75,7 +87,11 @@ export class DeadlineWatcher {
   onReady(notice: ReadyNotice): void {
     const watched = this.queues.get(notice.queue);
     if (!watched) return;
-    if (notice.inMs !== null) this.arm(notice.queue, notice.inMs + TIMER_SLACK_MS);
+    const dueInMs =
+      notice.atMs !== null && this.clockOffsetMs !== undefined
+        ? notice.atMs - (Date.now() + this.clockOffsetMs)
+        : notice.inMs;
+    if (dueInMs !== null) this.arm(notice.queue, dueInMs + TIMER_SLACK_MS);
     if (notice.ready > 0) this.arm(notice.queue, watched.leaseMs + TIMER_SLACK_MS);
   }
 
@@ -94,21 +110,15 @@ export class DeadlineWatcher {
   private arm(queue: string, delayMs: number): void {
     const watched = this.queues.get(queue);
     if (!watched || this.stopped) return;
-    if (watched.ticking) {
-      if (delayMs <= 0) watched.again = true;
-      else this.setTimer(queue, watched, delayMs);
+    if (watched.ticking && delayMs <= 0) {
+      watched.again = true;
       return;
     }
-    this.setTimer(queue, watched, delayMs);
-  }
-
-  private setTimer(queue: string, watched: Watched, delayMs: number): void {
-    const at = Date.now() + Math.max(0, delayMs);
+    const at = performance.now() + Math.max(0, delayMs);
     if (watched.timer && watched.timerAt <= at) return;
     clearTimeout(watched.timer);
     watched.timerAt = at;
-    watched.timer = setTimeout(() => void this.run(queue, watched), Math.max(0, delayMs));
-    watched.timer.unref();
+    watched.timer = unrefTimer(() => void this.run(queue, watched), delayMs);
   }
 
   private async run(queue: string, watched: Watched): Promise<void> {
@@ -121,7 +131,9 @@ export class DeadlineWatcher {
     watched.ticking = true;
     let next: number | undefined;
     try {
+      const sentAt = Date.now();
       const result = await this.tick(queue);
+      this.clockOffsetMs = result.dbNowMs - (sentAt + Date.now()) / 2;
       if (result.leaseMs !== null) watched.leaseMs = result.leaseMs;
       if (result.promoted > 0 || result.rescued > 0) this.onWork(queue);
       next = nextDelay(result, watched.leaseMs);
@@ -142,9 +154,9 @@ export class DeadlineWatcher {
 
 /** When to tick again, from what a tick reported; undefined when nothing is pending. */
 function nextDelay(result: TickRow, leaseMs: number): number | undefined {
-  // A full batch means more jobs may be due or expired right now.
-  if (result.promoted >= 1000 || result.rescued >= 1000) return 0;
+  if (result.promoted >= TICK_BATCH || result.rescued >= TICK_BATCH) return 0;
   const candidates: number[] = [];
+  if (result.overdue > result.promoted + result.rescued) candidates.push(RECHECK_OVERDUE_MS);
   if (result.nextDueMs !== null) candidates.push(result.nextDueMs + TIMER_SLACK_MS);
   if (result.nextExpiryMs !== null) candidates.push(result.nextExpiryMs + TIMER_SLACK_MS);
   // Runnable jobs nobody has claimed yet may be claimed any moment, by a consumer that may die.

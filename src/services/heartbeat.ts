@@ -1,4 +1,5 @@
 import type { LeaseRef } from "../db/queries.js";
+import { unrefTimer } from "../util/timer.js";
 
 /** A lease this process holds. */
 export interface HeldLease extends LeaseRef {
@@ -7,18 +8,21 @@ export interface HeldLease extends LeaseRef {
   onLost(): void;
 }
 
-const RETRY_AFTER_FAILURE_MS = 1000;
-
 interface Entry {
   lease: HeldLease;
-  /** When the lease was last extended, by this process's clock. */
+  /** When the lease was last extended, on the monotonic clock (`performance.now()`). */
   lastBeat: number;
 }
+
+const RETRY_AFTER_FAILURE_MS = 1000;
 
 /**
  * Keeps this process's leases alive: one statement per beat for every job held, not one per job.
  * A lease of L is extended every L/3, so two beats can fail before it expires. Jobs that finish
  * sooner than that are never beaten at all; an idle process sends nothing.
+ *
+ * Leases are keyed by job id and matched by token: the same job can be claimed again by this
+ * process after its earlier lease here expired, and the earlier delivery then counts as lost.
  */
 export class Heartbeat {
   private readonly held = new Map<string, Entry>();
@@ -26,7 +30,7 @@ export class Heartbeat {
   private timerAt = Infinity;
   private beating = false;
   private stopped = false;
-  /** After a failed beat, wait this long before the next try. */
+  /** After a failed beat, wait until then before the next try. */
   private notBefore = 0;
 
   constructor(
@@ -40,12 +44,16 @@ export class Heartbeat {
   }
 
   hold(lease: HeldLease): void {
-    this.held.set(lease.id, { lease, lastBeat: Date.now() });
+    const previous = this.held.get(lease.id);
+    this.held.set(lease.id, { lease, lastBeat: performance.now() });
+    if (previous && previous.lease.token !== lease.token) previous.lease.onLost();
     this.schedule();
   }
 
-  drop(id: string): void {
-    this.held.delete(id);
+  /** Stops extending this lease (if it is still the one held for its job). */
+  drop(lease: LeaseRef): void {
+    if (this.held.get(lease.id)?.lease.token !== lease.token) return;
+    this.held.delete(lease.id);
     if (this.held.size === 0) this.clearTimer();
   }
 
@@ -66,8 +74,7 @@ export class Heartbeat {
     if (at >= this.timerAt && this.timer) return;
     this.clearTimer();
     this.timerAt = at;
-    this.timer = setTimeout(() => void this.run(), Math.max(0, at - Date.now()));
-    this.timer.unref();
+    this.timer = unrefTimer(() => void this.run(), at - performance.now());
   }
 
   private clearTimer(): void {
@@ -79,7 +86,7 @@ export class Heartbeat {
   private async run(): Promise<void> {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     // Beat every lease that is due within the next sixth of its term too, so leases claimed
     // close together share one statement.
     const due = [...this.held.values()].filter(
@@ -92,7 +99,7 @@ export class Heartbeat {
         due.map((e) => ({ id: e.lease.id, token: e.lease.token, lease_ms: e.lease.leaseMs })),
       );
       for (const entry of due) {
-        if (this.held.get(entry.lease.id) !== entry) continue; // settled meanwhile
+        if (this.held.get(entry.lease.id) !== entry) continue; // settled or replaced meanwhile
         if (alive.has(entry.lease.id)) {
           entry.lastBeat = now;
         } else {
@@ -104,7 +111,7 @@ export class Heartbeat {
       this.onError(error);
       // Try again soon: the lease still has two thirds of its term.
       const shortest = Math.min(...due.map((e) => e.lease.leaseMs));
-      this.notBefore = Date.now() + Math.min(RETRY_AFTER_FAILURE_MS, shortest / 6);
+      this.notBefore = performance.now() + Math.min(RETRY_AFTER_FAILURE_MS, shortest / 6);
     } finally {
       this.beating = false;
       this.schedule();

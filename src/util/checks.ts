@@ -3,11 +3,13 @@
  * value or throws a ValidationError that names the field, shows what arrived and what was expected.
  */
 import { ValidationError } from "../errors.js";
-import { parseDuration } from "./duration.js";
+import { formatDuration, parseDuration } from "./duration.js";
 import { toJsonText, type Json } from "./json.js";
 import { isUuid } from "./uuid.js";
 
 export const INT32_MAX = 2_147_483_647;
+/** Delays beyond this are surely mistakes, and would overflow PostgreSQL's timestamps soon after. */
+export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3_600_000;
 export const INT32_MIN = -2_147_483_648;
 const MAX_ATTRIBUTES = 64;
 const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -77,7 +79,12 @@ export function checkQueueName(value: unknown, field = "queue name"): string {
   return value;
 }
 
-export function checkDuration(value: unknown, field: string): number {
+export function checkDuration(
+  value: unknown,
+  field: string,
+  maxMs = MAX_DELAY_MS,
+  maxLabel = maxMs === MAX_DELAY_MS ? "100 years" : formatDuration(maxMs),
+): number {
   const millis = parseDuration(value);
   if (millis === undefined) {
     invalid(
@@ -86,7 +93,17 @@ export function checkDuration(value: unknown, field: string): number {
       value,
     );
   }
+  if (millis > maxMs) invalid(field, `a duration of at most ${maxLabel}`, value);
   return millis;
+}
+
+/** A Date PostgreSQL can store and compute with: years 1 to 9999. */
+export function checkDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    invalid(field, "a valid Date", value);
+  const year = value.getUTCFullYear();
+  if (year < 1 || year > 9999) invalid(field, "a Date in the years 1 to 9999", value);
+  return value;
 }
 
 export function checkInteger(value: unknown, field: string, min: number, max = INT32_MAX): number {

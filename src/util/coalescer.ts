@@ -3,11 +3,15 @@ import { deferred, type Deferred } from "./deferred.js";
 /** What one item of a coalesced statement came to: a value, or an error for that item alone. */
 export type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
-export interface CoalescerOptions {
+export interface CoalescerOptions<I> {
   /** Most items in one statement. */
   maxBatch: number;
   /** Most statements in flight at once; further items wait and join the next one. */
   maxInFlight: number;
+  /** How much an item weighs (e.g. bytes of JSON); a statement carries at most `maxWeight`. */
+  weigh?: (item: I) => number;
+  /** A single item heavier than this still goes, alone. */
+  maxWeight?: number;
 }
 
 /**
@@ -26,7 +30,7 @@ export class Coalescer<I, O> {
 
   constructor(
     private readonly run: (items: I[]) => Promise<Array<Outcome<O>>>,
-    private readonly options: CoalescerOptions,
+    private readonly options: CoalescerOptions<I>,
   ) {}
 
   /** Adds an item to the next statement; settles with that item's outcome. */
@@ -61,10 +65,24 @@ export class Coalescer<I, O> {
 
   private flush(): void {
     while (this.pending.length > 0 && this.inFlight < this.options.maxInFlight) {
-      const batch = this.pending.splice(0, this.options.maxBatch);
+      const batch = this.pending.splice(0, this.batchLength());
       this.inFlight++;
       void this.execute(batch);
     }
+  }
+
+  /** How many pending items the next statement takes: up to maxBatch, and within maxWeight. */
+  private batchLength(): number {
+    const { maxBatch, weigh, maxWeight } = this.options;
+    if (!weigh || maxWeight === undefined) return maxBatch;
+    let weight = 0;
+    let count = 0;
+    while (count < Math.min(maxBatch, this.pending.length)) {
+      weight += weigh(this.pending[count]!.item);
+      if (count > 0 && weight > maxWeight) break;
+      count++;
+    }
+    return count;
   }
 
   private async execute(batch: Array<{ item: I; result: Deferred<O> }>): Promise<void> {

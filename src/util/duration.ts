@@ -19,7 +19,7 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(millis);
 }
 
-/** Formats milliseconds for messages (`1500` → `"1.5s"`). */
+/** Formats milliseconds for messages (`1500` → `"1.5s"`, `86400000` → `"1 day"`). */
 export function formatDuration(millis: number): string {
-  return ms(millis);
+  return ms(millis, { long: true });
 }

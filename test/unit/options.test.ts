@@ -96,7 +96,34 @@ test("unknown option names are refused with the list of known ones", () => {
   );
 });
 
+test("values PostgreSQL could not store are refused before they can fail a shared statement", () => {
+  rejects(() => normaliseSend(1, { delay: 1e17 }, MiB), /options\.delay/, /at most 100 years/);
+  rejects(() => normaliseSend(1, { runAt: new Date(8.64e15) }, MiB), /runAt/, /years 1 to 9999/);
+  rejects(
+    () => normaliseSend(1, { runAt: new Date("-000100-01-01") }, MiB),
+    /runAt/,
+    /years 1 to 9999/,
+  );
+  rejects(() => normaliseQueueOptions("q", { leaseTime: "30d" }), /leaseTime/, /at most 1 day/);
+  rejects(
+    () => normaliseConnect({ url: "postgres://h", pollInterval: "2d" }, {}),
+    /pollInterval/,
+    /at most 1 day/,
+  );
+  assert.equal(
+    normaliseSend(1, { runAt: new Date(0) }, MiB).runAt?.getTime(),
+    0,
+    "the past is fine",
+  );
+});
+
 test("options not yet implemented are refused, never silently ignored", () => {
+  rejects(() => normaliseQueueOptions("q", { retention: "7d" }), /retention/, /not available/);
+  rejects(
+    () => normaliseSendMany([], { priority: 1 }, MiB),
+    /sendMany options\.priority/,
+    /unknown option/,
+  );
   rejects(
     () => normaliseSend(1, { key: "k" }, MiB),
     /options\.key/,
@@ -114,7 +141,6 @@ test("queue options: defaults, and each bad value named", () => {
     backoff: { delay: "2s", factor: 3, max: "1m" },
     leaseTime: "10s",
     deadLetter: "q-dead",
-    retention: "1d",
   });
   assert.deepEqual(o, {
     name: "q",
@@ -125,7 +151,6 @@ test("queue options: defaults, and each bad value named", () => {
     backoffMaxMs: 60_000,
     leaseMs: 10_000,
     deadLetter: "q-dead",
-    retentionMs: 86_400_000,
   });
   rejects(() => normaliseQueueOptions("q", { maxAttempts: 0 }), /maxAttempts/, /from 1/);
   rejects(() => normaliseQueueOptions("q", { backoff: { factor: 0.5 } }), /factor/, /1 to 100/);
@@ -161,6 +186,11 @@ test("connect options: url from DATABASE_URL, schema from PGWAKE_SCHEMA", () => 
   assert.equal(s.pollMs, 30_000);
   assert.equal(normaliseConnect({ url: "postgres://h/db", pollInterval: false }, {}).pollMs, null);
   rejects(() => normaliseConnect(undefined, {}), /url/, /no database given.*DATABASE_URL/);
+  rejects(
+    () => normaliseConnect({ url: "postgres://h", schema: "a$$b" }, {}),
+    /schema/,
+    /without \$/,
+  );
   rejects(() => normaliseConnect("mysql://h/db", {}), /url/, /postgres:\/\//);
   rejects(
     () => normaliseConnect({ url: "postgres://h", schema: "x".repeat(60) }, {}),

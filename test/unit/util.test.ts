@@ -22,6 +22,13 @@ test("uuidv7: version 7, variant 10, ordered by time", () => {
   );
 });
 
+test("renderSql keeps $ patterns in a schema name literal", () => {
+  assert.equal(
+    renderSql("select 1 from /*schema*/_jobs", "a$&b$'c"),
+    `select 1 from "a$&b$'c"._jobs`,
+  );
+});
+
 test("renderSql quotes the schema as an identifier and channels as literals", () => {
   const sql =
     "select * from /*schema*/_jobs; select pg_notify(/*literal:channel:ready*/'pgwake:ready', 'x')";
@@ -73,4 +80,17 @@ test("Coalescer rejects every item of a run that throws", async () => {
     results.map((r) => r.status),
     ["rejected", "rejected"],
   );
+});
+
+test("Coalescer keeps a statement within its weight budget; a heavy item goes alone", async () => {
+  const runs: string[][] = [];
+  const c = new Coalescer<string, string>(
+    async (items) => {
+      runs.push(items);
+      return items.map((value) => ({ ok: true as const, value }));
+    },
+    { maxBatch: 100, maxInFlight: 1, weigh: (item) => item.length, maxWeight: 10 },
+  );
+  await Promise.all(["aaaa", "bbbb", "cccc", "x".repeat(50), "dd"].map((item) => c.push(item)));
+  assert.deepEqual(runs, [["aaaa", "bbbb"], ["cccc"], ["x".repeat(50)], ["dd"]]);
 });

@@ -1,0 +1,198 @@
+/**
+ * Failure modes found in review, each reproduced against PostgreSQL so they stay fixed.
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import postgres from "postgres";
+import { JobCancelledError, JobNotFoundError, ValidationError, type Job } from "../../src/index.js";
+import { dbTest, signal, within } from "../helpers/db.js";
+
+function countingSql(url: string) {
+  const statements: string[] = [];
+  const sql = postgres(url, {
+    max: 5,
+    onnotice: () => undefined,
+    debug: (_c, q) => statements.push(q),
+  });
+  return {
+    sql,
+    statements,
+    ticks: () => statements.filter((s) => s.includes("A consumer's timer")).length,
+  };
+}
+
+dbTest(
+  "a plain send does not set off a tick: only delayed jobs and leases arm timers",
+  async ({ url, connect }) => {
+    const { sql, ticks } = countingSql(url);
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue<number>("quiet");
+    const done = signal();
+    let n = 0;
+    q.work(async () => void (++n === 20 && done.resolve()));
+    await within(
+      (async () => {
+        while (ticks() === 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      "the consumer's first tick",
+    );
+    const before = ticks();
+    for (let i = 0; i < 20; i++) await q.send(i);
+    await within(done.promise, 5000, "20 jobs");
+    assert.equal(ticks() - before, 0, "no tick per send");
+    await sql.end();
+  },
+);
+
+dbTest("a job delayed by 30 days does not make the timer spin", async ({ url, connect }) => {
+  const { sql, ticks } = countingSql(url);
+  const client = await connect({ sql: sql as never });
+  const q = await client.createQueue<number>("far");
+  q.work(async () => assert.fail("not due"));
+  await q.send(1, { delay: "30d" });
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the assertion is about what does not happen
+  assert.ok(ticks() <= 3, `${ticks()} ticks in half a second`);
+  await sql.end();
+});
+
+dbTest(
+  "close hands back claimed-but-unyielded jobs without spending an attempt",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<number>("buffered", { maxAttempts: 1 });
+    await q.sendMany([1, 2, 3, 4, 5].map((payload) => ({ payload })));
+    const loop = (async () => {
+      for await (const job of q.receive({ batch: 5 })) {
+        assert.equal(job.payload, 1);
+        await once(job.signal, "abort"); // busy with job 1 until the client closes
+        return;
+      }
+    })();
+    await within(
+      (async () => {
+        while ((await q.stats()).running < 5) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      "the batch of five to be claimed",
+    );
+    await client.close({ timeout: 200 });
+    await loop;
+    const rows = await admin.unsafe(
+      `select (payload)::int as p, state::text, attempt from "${schema}"._jobs order by 1`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.p, r.state, r.attempt]),
+      [
+        [1, "failed", 1], // it was delivered, and the client closed on its only attempt
+        [2, "queued", 0],
+        [3, "queued", 0],
+        [4, "queued", 0],
+        [5, "queued", 0],
+      ],
+    );
+  },
+);
+
+dbTest(
+  "sendMany.completed rejects with the send's error instead of resolving []",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue("many");
+    await assert.rejects(q.sendMany("not a list" as never).completed, ValidationError);
+    await assert.rejects(
+      client.queue("missing").sendMany([{ payload: 1 }]).completed,
+      /does not exist/,
+    );
+  },
+);
+
+dbTest("completion(id) asked of the wrong queue is JobNotFoundError", async ({ connect }) => {
+  const client = await connect();
+  const a = await client.createQueue("a");
+  await client.createQueue("b");
+  const id = await a.send(1);
+  await assert.rejects(client.queue("b").completion(id), JobNotFoundError);
+});
+
+dbTest(
+  "a rolled-back tx send's completed settles without the safety poll",
+  async ({ connect, url }) => {
+    const client = await connect({ pollInterval: false });
+    const q = await client.createQueue("tx");
+    const sql = postgres(url, { max: 1, onnotice: () => undefined });
+    try {
+      let completed: Promise<unknown> | undefined;
+      await sql
+        .begin(async (tx) => {
+          const sent = q.send(1, { tx });
+          await sent;
+          completed = sent.completed; // read inside the transaction, before it rolls back
+          await new Promise((resolve) => setTimeout(resolve, 300)); // while it is still open
+          throw new Error("roll back");
+        })
+        .catch(() => undefined);
+      await assert.rejects(
+        within(completed!, 10_000, "the rolled-back job's completion"),
+        JobNotFoundError,
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+dbTest(
+  "a job whose ack keeps failing is redelivered after its lease, not held forever",
+  async ({ connect, admin, schema }) => {
+    // Acks of this job fail in the database (not a connection error, so no retry helps).
+    await connect();
+    await admin.unsafe(`
+    create function "${schema}".refuse_ack() returns trigger language plpgsql as $$
+    begin
+      if new.state = 'completed' and new.payload = '"doomed ack"' and new.attempt = 1 then
+        raise exception 'acks refused for this test';
+      end if;
+      return new;
+    end $$;
+    create trigger refuse_ack before update on "${schema}"._jobs
+      for each row execute function "${schema}".refuse_ack();`);
+    const client = await connect();
+    const errors: Error[] = [];
+    client.on("error", (e) => errors.push(e));
+    const q = await client.createQueue<string>("stuck", { leaseTime: 500 });
+    const attempts: number[] = [];
+    q.work(async (job) => {
+      attempts.push(job.attempt);
+      return "ok";
+    });
+    assert.equal(await within(q.send("doomed ack").completed, 10_000, "the redelivered job"), "ok");
+    assert.deepEqual(attempts, [1, 2]);
+    assert.match(errors.map((e) => e.message).join("\n"), /acks refused for this test/);
+  },
+);
+
+dbTest(
+  "a cancellation whose notification was missed still reaches the handler as JobCancelledError",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<string>("quiet-cancel", { leaseTime: 600 });
+    const started = signal<Job<string>>();
+    q.work(async (job) => {
+      started.resolve(job);
+      await once(job.signal, "abort");
+    });
+    const id = await q.send("x");
+    const job = await within(started.promise, 5000, "the job to start");
+    // Cancel without firing triggers, as if the NOTIFY were lost: only the heartbeat can notice.
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx.unsafe(
+        `update "${schema}"._jobs set state = 'cancelled', lease_token = null where id = $1`,
+        [id],
+      );
+    });
+    await within(once(job.signal, "abort"), 5000, "the heartbeat to notice");
+    assert.ok(job.signal.reason instanceof JobCancelledError, String(job.signal.reason));
+  },
+);

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Heartbeat } from "../../src/services/heartbeat.js";
+
+test("a second lease on the same job replaces the first, which counts as lost", async () => {
+  const beats: string[][] = [];
+  const heartbeat = new Heartbeat(
+    async (leases) => {
+      beats.push(leases.map((l) => l.token));
+      return new Set(leases.map((l) => l.id));
+    },
+    (error) => assert.fail(String(error)),
+  );
+  let firstLost = false;
+  heartbeat.hold({ id: "job", token: "first", leaseMs: 90, onLost: () => (firstLost = true) });
+  heartbeat.hold({
+    id: "job",
+    token: "second",
+    leaseMs: 90,
+    onLost: () => assert.fail("the live lease"),
+  });
+  assert.equal(firstLost, true);
+  heartbeat.drop({ id: "job", token: "first" }); // the stale delivery settles: must not drop the live lease
+  assert.equal(heartbeat.size, 1);
+  await new Promise((resolve) => setTimeout(resolve, 80)); // two beats of a 90 ms lease
+  assert.ok(
+    beats.length >= 1 && beats.every((b) => b.length === 1 && b[0] === "second"),
+    JSON.stringify(beats),
+  );
+  heartbeat.drop({ id: "job", token: "second" });
+  assert.equal(heartbeat.size, 0);
+  heartbeat.stop();
+});
+
+test("a beat that does not find a lease reports it lost, once", async () => {
+  const lost: string[] = [];
+  const heartbeat = new Heartbeat(
+    async () => new Set(["kept"]),
+    (error) => assert.fail(String(error)),
+  );
+  heartbeat.hold({ id: "kept", token: "a", leaseMs: 60, onLost: () => lost.push("kept") });
+  heartbeat.hold({ id: "gone", token: "b", leaseMs: 60, onLost: () => lost.push("gone") });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(lost, ["gone"]);
+  assert.equal(heartbeat.size, 1);
+  heartbeat.stop();
+});
