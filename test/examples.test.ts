@@ -1,0 +1,83 @@
+/**
+ * Every example runs as a test, as a user would run it (`npx tsx examples/<name>.ts`), against a
+ * fresh schema, and its output is checked.
+ */
+import assert from "node:assert/strict";
+import { startChild } from "./helpers/child.js";
+import { dbTest, within } from "./helpers/db.js";
+
+dbTest(
+  "examples/quickstart.ts runs and prints the worker's result",
+  async ({ url, schema, defer }) => {
+    const child = startChild("../../examples/quickstart", {
+      DATABASE_URL: url,
+      PGWAKE_SCHEMA: schema,
+    });
+    defer(() => child.process.kill("SIGKILL"));
+    assert.equal(await within(child.exited, 30_000, "the quickstart to finish"), 0, child.stderr());
+    const output = child.stdout();
+    assert.match(output, /^enqueued job [0-9a-f-]{36}$/m);
+    assert.match(output, /^sending to ada@example\.com \(attempt 1\)$/m);
+    assert.match(output, /^delivered as msg-[0-9a-f]{6}$/m);
+  },
+);
+
+dbTest(
+  "examples/echo.ts: copies share the queue, and killing one mid-job loses nothing",
+  async ({ url, schema, defer, connect }) => {
+    const env = {
+      DATABASE_URL: url,
+      PGWAKE_SCHEMA: schema,
+      PORT: "0",
+      ECHO_INTERVAL_MS: "150",
+      ECHO_LEASE: "1s",
+    };
+    const copies = [startChild("../../examples/echo", env), startChild("../../examples/echo", env)];
+    for (const copy of copies) defer(() => copy.process.kill("SIGKILL"));
+    const ports = await Promise.all(
+      copies.map(async (copy) =>
+        Number(
+          (
+            await within(
+              copy.line(/listening on http:\/\/127\.0\.0\.1:(\d+)/),
+              30_000,
+              "a copy to listen",
+            )
+          )[1],
+        ),
+      ),
+    );
+
+    const post = (port: number, body: unknown) =>
+      fetch(`http://127.0.0.1:${port}/producer`, { method: "POST", body: JSON.stringify(body) });
+    const bad = await post(ports[0]!, { text: "x" });
+    assert.equal(bad.status, 400);
+    const response = await post(ports[0]!, { text: "hello", time: 6 });
+    assert.equal(response.status, 202);
+    const { id } = (await response.json()) as { id: string };
+
+    // Whichever copy took the job prints its first echo; kill that copy mid-job.
+    const first = await within(
+      Promise.race(
+        copies.map((copy, index) =>
+          copy.line(new RegExp(`hello \\(1/6\\) job ${id} attempt 1`)).then(() => index),
+        ),
+      ),
+      10_000,
+      "the first echo",
+    );
+    copies[first]!.process.kill("SIGKILL");
+    const survivor = copies[1 - first]!;
+    await within(
+      survivor.line(new RegExp(`hello \\(6/6\\) job ${id} attempt 2`)),
+      15_000,
+      "the survivor to echo all six",
+    );
+
+    const client = await connect();
+    assert.deepEqual(
+      await within(client.queue("echo").completion(id), 5000, "the job to complete"),
+      { echoed: 6 },
+    );
+  },
+);
