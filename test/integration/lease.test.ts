@@ -163,3 +163,44 @@ dbTest(
     );
   },
 );
+
+dbTest(
+  "one heartbeat statement per beat for all the jobs a process holds, not one per job",
+  async ({ url, connect }) => {
+    const statements: string[] = [];
+    const sql = (await import("postgres")).default(url, {
+      max: 5,
+      onnotice: () => undefined,
+      debug: (_c, query) => statements.push(query),
+    });
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue<number>("beats", { leaseTime: 600 });
+    const held = new Set<number>();
+    const allHeld = signal();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    q.work(
+      async (job) => {
+        held.add(job.payload);
+        if (held.size === 8) allHeld.resolve();
+        await gate;
+      },
+      { concurrency: 8, batch: 8 },
+    );
+    await q.sendMany(Array.from({ length: 8 }, (_, i) => ({ payload: i })));
+    await within(allHeld.promise, 5000, "eight jobs held");
+    const before = statements.filter((s) =>
+      s.includes("One statement per process per beat"),
+    ).length;
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // five beats' worth of a 600 ms lease
+    const beats =
+      statements.filter((s) => s.includes("One statement per process per beat")).length - before;
+    release();
+    assert.ok(
+      beats >= 3 && beats <= 7,
+      `${beats} heartbeat statements in 1 s for 8 jobs (one per beat expected)`,
+    );
+    await client.close();
+    await sql.end();
+  },
+);
