@@ -1,5 +1,6 @@
 /**
- * Shows whether claiming stays fast however many finished jobs the table holds.
+ * Shows whether claiming stays fast however many finished jobs the table holds, and before the
+ * table's first ANALYZE.
  *
  *   node --import tsx bench/explain-claim.ts
  *
@@ -8,13 +9,22 @@
  * times them, prints everything and writes it to docs/claim-explain.md. Every statement that
  * writes (claimJobs, tickQueue) runs in a transaction that is rolled back, except the "churn"
  * step near the end, which commits claims on purpose to show what dead index entries cost.
- * The schema is dropped at the end unless KEEP=1.
+ * Before that, two small schemas (`pgwake_explain_fresh`, and `pgwake_explain_old` with the
+ * (queue, state) index earlier migrations had) get 20,000 queued jobs and no ANALYZE, to show
+ * the claim's plan on a table without statistics. The schemas are dropped at the end unless KEEP=1.
  *
- * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), KEEP=1.
+ * Environment:
+ *   DATABASE_URL     default postgres://postgres@127.0.0.1:5432/test
+ *   KEEP=1           keep the schemas
+ *   EXPLAIN_OUTPUT   write the report here instead of docs/claim-explain.md
+ *   EXPLAIN_SUMMARY  also write the run's key numbers here, as JSON
+ *   EXPLAIN_COMPARE  a JSON summary written by another run (say, another PostgreSQL version):
+ *                    adds a section comparing it with this run
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
@@ -26,12 +36,20 @@ import { Queries, type QueryName } from "../src/db/queries.js";
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const KEEP = process.env.KEEP === "1";
 const SCHEMA = "pgwake_explain";
-const OUT = fileURLToPath(new URL("../docs/claim-explain.md", import.meta.url));
+const FRESH_SCHEMA = "pgwake_explain_fresh";
+const OLD_SCHEMA = "pgwake_explain_old";
+const DEFAULT_OUT = fileURLToPath(new URL("../docs/claim-explain.md", import.meta.url));
+const OUT = process.env.EXPLAIN_OUTPUT ? resolve(process.env.EXPLAIN_OUTPUT) : DEFAULT_OUT;
+const SUMMARY = process.env.EXPLAIN_SUMMARY ? resolve(process.env.EXPLAIN_SUMMARY) : undefined;
+const COMPARE = process.env.EXPLAIN_COMPARE ? resolve(process.env.EXPLAIN_COMPARE) : undefined;
+const QUERY_DIR = fileURLToPath(new URL("../sql/queries/", import.meta.url));
 
 const FINISHED = 1_000_000;
 const QUEUED = 100_000;
 const SCHEDULED = 10_000;
 const RUNNING = 1_000;
+/** Queued jobs in the schemas that are never analyzed. */
+const FRESH_QUEUED = 20_000;
 /** Jobs claimed and committed, without vacuum, for the "after churn" measurements. */
 const CHURN = 15_000;
 const CLAIM_LIMIT = 10;
@@ -63,10 +81,47 @@ interface Timing {
   cache: string;
 }
 
+/** One schema measured before its first ANALYZE. */
+interface FreshRun {
+  schema: string;
+  /** Whether the (queue, state) index of earlier migrations was added. */
+  oldIndex: boolean;
+  /** `pg_class.reltuples` of `_jobs` after the insert, and again after the measurements. */
+  reltuples: [number, number];
+  /** Rows in `pg_stats` for `_jobs` when the claim was explained. */
+  statistics: number;
+  /** The table's size in pages (`pg_relation_size` / block size). */
+  pages: number;
+  planKey: string;
+  timing: Timing;
+}
+
+/** The numbers a run writes to EXPLAIN_SUMMARY, to be compared with another run's. */
+interface Summary {
+  version: string;
+  settings: string;
+  claimPicked: string;
+  claimExec: number;
+  claimP50: number;
+  claimP95: number;
+  freshPicked: string;
+  freshExec: number;
+  freshP50: number;
+  oldPicked: string;
+  oldExec: number;
+  oldP50: number;
+  statsExec: number;
+  statsFinished: string;
+  statsGenericFinished: string;
+  statsP50: number;
+  churnFirstExec: number;
+}
+
 const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => undefined });
 const loadSteps: Array<[string, number]> = [];
 const plans: Plan[] = [];
 const timings: Timing[] = [];
+const freshRuns: FreshRun[] = [];
 
 function log(message = ""): void {
   process.stdout.write(`${message}\n`);
@@ -108,9 +163,15 @@ function record(key: string, title: string, call: string, text: string): void {
  * EXPLAIN ANALYZE with bound parameters, in a rolled-back transaction. An unnamed statement
  * is planned with its parameter values (a custom plan), as a prepared one is for its first runs.
  */
-async function explainCustom(conn: Conn, name: QueryName, params: Param[]): Promise<string> {
+async function explainCustom(
+  conn: Conn,
+  name: QueryName,
+  params: Param[],
+  options: { q?: Queries; settings?: string } = {},
+): Promise<string> {
   return rolledBack(conn, async () => {
-    const plan = await rows(conn, `${EXPLAIN} ${queries.text(name)}`, params);
+    if (options.settings) await conn.unsafe(options.settings);
+    const plan = await rows(conn, `${EXPLAIN} ${(options.q ?? queries).text(name)}`, params);
     return plan.map((row) => row[0] as string).join("\n");
   });
 }
@@ -138,12 +199,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function planCounts(conn: Conn, name: QueryName): Promise<[number, number]> {
+async function planCounts(conn: Conn, text: string): Promise<[number, number]> {
   const found = await rows(
     conn,
     `select generic_plans, custom_plans from pg_prepared_statements
      where not from_sql and statement = $1`,
-    [queries.text(name)],
+    [text],
   );
   return found[0] ? [Number(found[0][0]), Number(found[0][1])] : [0, 0];
 }
@@ -151,7 +212,7 @@ async function planCounts(conn: Conn, name: QueryName): Promise<[number, number]
 /**
  * Runs a statement `runs` times as a named prepared statement, as pgwake does, each run in its
  * own rolled-back transaction, and times the statement's round trip from Node (BEGIN and
- * ROLLBACK not included).
+ * ROLLBACK not included). The timing goes to the Timings table unless `into` says otherwise.
  */
 async function time(
   conn: Conn,
@@ -160,15 +221,17 @@ async function time(
   params: Param[],
   runs: number,
   expectRows?: number,
-): Promise<void> {
-  const [generic0, custom0] = await planCounts(conn, name);
+  options: { q?: Queries; into?: Timing[] } = {},
+): Promise<Timing> {
+  const text = (options.q ?? queries).text(name);
+  const [generic0, custom0] = await planCounts(conn, text);
   const samples: number[] = [];
   const start = performance.now();
   for (let i = 0; i < runs; i++) {
     await rolledBack(conn, async () => {
       const t0 = performance.now();
       const result = await conn
-        .unsafe(queries.text(name), params as never[], { prepare: true })
+        .unsafe(text, params as never[], { prepare: true })
         .values();
       samples.push(performance.now() - t0);
       if (expectRows !== undefined && result.length !== expectRows) {
@@ -176,7 +239,7 @@ async function time(
       }
     });
   }
-  const [generic1, custom1] = await planCounts(conn, name);
+  const [generic1, custom1] = await planCounts(conn, text);
   samples.sort((a, b) => a - b);
   const timing: Timing = {
     label,
@@ -186,11 +249,12 @@ async function time(
     max: samples[samples.length - 1]!,
     cache: `${generic1 - generic0} generic, ${custom1 - custom0} custom`,
   };
-  timings.push(timing);
+  (options.into ?? timings).push(timing);
   log(
     `  ${label}: ${runs} runs in ${((performance.now() - start) / 1000).toFixed(1)} s, ` +
       `p50 ${ms(timing.p50)}, p95 ${ms(timing.p95)}, max ${ms(timing.max)} (${timing.cache})`,
   );
+  return timing;
 }
 
 function ms(value: number): string {
@@ -301,6 +365,82 @@ async function load(conn: Conn): Promise<void> {
   );
 }
 
+/**
+ * A small schema whose jobs table is filled and never analyzed (`reltuples` = -1, no column
+ * statistics), as after a bulk load that autovacuum has not reached yet: explains and times the
+ * claim there. With `oldIndex`, the (queue, state) index that earlier migrations created on all
+ * jobs is added after the migration and before the insert, to show what it did to the claim.
+ */
+async function beforeAnalyze(conn: Conn, schema: string, oldIndex: boolean): Promise<void> {
+  const fs = quoteIdentifier(schema);
+  const fjobs = `${fs}._jobs`;
+  const q = new Queries(schema, true);
+  log(`\nschema ${schema}, never analyzed${oldIndex ? ", with the old (queue, state) index" : ""}`);
+  await step("drop, migrate, create queue", async () => {
+    await conn.unsafe(`set client_min_messages = warning; drop schema if exists ${fs} cascade`);
+    await migrate(sql, schema);
+    // So that no autoanalyze can run while the table is measured.
+    await conn.unsafe(`alter table ${fjobs} set (autovacuum_enabled = false)`);
+    if (oldIndex) {
+      await conn.unsafe(`create index _jobs_queue_state_idx on ${fjobs} (queue, state)`);
+    }
+    await conn.unsafe(`insert into ${fs}._queues (name) values ('emails')`);
+  });
+  // Like the queued jobs of the large schema: priorities 0..5, run_at over the past hour.
+  await step(`insert ${FRESH_QUEUED.toLocaleString("en")} queued jobs`, () =>
+    conn.unsafe(`
+      insert into ${fjobs} (id, queue, state, priority, run_at, payload, created_at)
+      select ${fs}.uuid_v7(), 'emails', 'queued', i % 6, t.at,
+             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'), t.at
+      from generate_series(1, ${FRESH_QUEUED}) as i
+      cross join lateral (select now() - random() * interval '1 hour' as at) t`),
+  );
+  const reltuples = async (): Promise<number> =>
+    Number(
+      (await rows(conn, `select reltuples from pg_class where oid = $1::regclass`, [
+        `${schema}._jobs`,
+      ]))[0]![0],
+    );
+  const before = await reltuples();
+  const [[statistics, pages]] = (await rows(
+    conn,
+    `select (select count(*) from pg_stats where schemaname = $1 and tablename = '_jobs'),
+            pg_relation_size($2::regclass) / current_setting('block_size')::bigint`,
+    [schema, `${schema}._jobs`],
+  )) as [[string, string]];
+  log(`  reltuples ${before}, pg_stats rows ${statistics}, pages ${pages}`);
+  if (before !== -1) log(`  WARNING: reltuples is ${before}, not -1: the table has been analyzed`);
+  const planKey = oldIndex ? "old-index" : "fresh";
+  record(
+    planKey,
+    oldIndex
+      ? "claimJobs before the first ANALYZE, with the removed (queue, state) index"
+      : "claimJobs before the first ANALYZE",
+    `claimJobs('emails', ${CLAIM_LIMIT}, 'explain')  -- ${FRESH_QUEUED.toLocaleString("en")} queued jobs, schema ${schema}`,
+    await explainCustom(conn, "claimJobs", ["emails", CLAIM_LIMIT, "explain"], { q }),
+  );
+  const timing = await time(
+    conn,
+    `claimJobs (limit ${CLAIM_LIMIT}), ${schema}`,
+    "claimJobs",
+    ["emails", CLAIM_LIMIT, "bench"],
+    oldIndex ? RUNS / 4 : RUNS,
+    CLAIM_LIMIT,
+    { q, into: [] },
+  );
+  const after = await reltuples();
+  log(`  reltuples after the measurements ${after}`);
+  freshRuns.push({
+    schema,
+    oldIndex,
+    reltuples: [before, after],
+    statistics: Number(statistics),
+    pages: Number(pages),
+    planKey,
+    timing,
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading plans (for the findings written under them; the plans themselves are printed whole)
 
@@ -348,12 +488,95 @@ function node(plan: string, pattern: RegExp): PlanNode | undefined {
   return {
     line,
     details,
-    rows: num(line, /actual time=[\d.]+\.\.[\d.]+ rows=(\d+)/),
+    // PostgreSQL 18 prints actual rows with two decimals (an average over loops).
+    rows: num(line, /actual time=[\d.]+\.\.[\d.]+ rows=([\d.]+)/),
     loops: num(line, /loops=(\d+)\)/),
     hit: num(details, /Buffers: shared hit=(\d+)/),
     read: num(details, /Buffers: shared (?:hit=\d+ )?read=(\d+)/),
   };
 }
+
+/** A plan node's name: "Index Scan using _jobs_claim_idx on _jobs", "Sort", ... */
+function nodeName(line: string): string {
+  return line
+    .trim()
+    .replace(/^->\s+/, "")
+    .replace(/\s+\(cost=.*$/, "");
+}
+
+/** The estimated rows of a plan node line. */
+function estimated(line: string | undefined): number | undefined {
+  return line ? num(line, /cost=[\d.]+\.\.[\d.]+ rows=(\d+)/) : undefined;
+}
+
+/** The actual total time of a plan node line, in ms. */
+function actualTime(line: string | undefined): number | undefined {
+  return line ? num(line, /actual time=[\d.]+\.\.([\d.]+)/) : undefined;
+}
+
+/** The lines of the claim's `picked` CTE. */
+function pickedLines(plan: string): string[] {
+  const lines = plan.split("\n");
+  const start = lines.findIndex((line) => /^\s*CTE picked/.test(line));
+  if (start < 0) return [];
+  const indent = lines[start]!.search(/\S/);
+  const end = lines.findIndex((line, i) => i > start && line.search(/\S/) <= indent);
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+/** The node path of the claim's `picked` CTE: "Limit → LockRows → Index Scan using …". */
+function pickedShape(plan: string): string {
+  return pickedLines(plan)
+    .filter((line) => line.includes("(cost="))
+    .map(nodeName)
+    .join(" → ");
+}
+
+/** The scan of `_jobs` under the claim's `picked` CTE, and the Sort above it if there is one. */
+function pickedScan(plan: string): { scan?: PlanNode; sort?: PlanNode } {
+  const text = pickedLines(plan).join("\n");
+  return {
+    scan: node(text, /(?:Scan|Bitmap Heap Scan)(?: using \w+)? on _jobs\b/),
+    sort: node(text, /->\s+(?:Incremental )?Sort /),
+  };
+}
+
+interface Branch {
+  /** Which count: queued, scheduled, running, finished. */
+  label: string;
+  /** The scan of `_jobs` in the branch. */
+  scan: string;
+  rows?: number;
+  heapFetches?: number;
+  buffers: string;
+  estimatedCost?: number;
+  ms?: number;
+}
+
+/** The branches of an Append at the top of a plan (queueStats' UNION ALL), in order. */
+function appendBranches(plan: string, labels: string[]): Branch[] {
+  const lines = plan.split("\n");
+  const starts = lines.flatMap((line, i) => (/^ {2}->\s/.test(line) ? [i] : []));
+  return starts.map((start, k) => {
+    const chunk = lines.slice(start, starts[k + 1] ?? lines.length);
+    const until = chunk.findIndex((line) => /^\S/.test(line));
+    const text = chunk.slice(0, until < 0 ? undefined : until).join("\n");
+    const scan = node(text, /(?:Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)\b.* on _jobs\b/);
+    const buffers = text.match(/Buffers: (shared [^\n]*)/)?.[1] ?? "?";
+    return {
+      label: labels[k] ?? `branch ${k + 1}`,
+      scan: scan ? nodeName(scan.line).replace(/ on _jobs\b.*$/, "") : "?",
+      rows:
+        scan?.rows !== undefined ? Math.round(scan.rows * (scan.loops ?? 1)) : undefined,
+      heapFetches: scan ? num(scan.details, /Heap Fetches: (\d+)/) : undefined,
+      buffers,
+      estimatedCost: num(chunk[0]!, /cost=[\d.]+\.\.([\d.]+)/),
+      ms: actualTime(chunk[0]),
+    };
+  });
+}
+
+const STATS_BRANCHES = ["queued", "scheduled", "running", "finished (by state)"];
 
 /** Every scan of the jobs table in a plan: "Index Scan using X", "Seq Scan", ... */
 function jobScans(plan: string): string[] {
@@ -390,6 +613,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   const conn = await sql.reserve();
   try {
+    await beforeAnalyze(conn, FRESH_SCHEMA, false);
+    await beforeAnalyze(conn, OLD_SCHEMA, true);
+    log();
     await load(conn);
 
     const [[version]] = (await rows(conn, "select version()")) as [[string]];
@@ -417,6 +643,14 @@ async function main(): Promise<void> {
         [SCHEMA],
       )
     ).map(([name, size, kind]) => [name as string, size as string, kind as string] as const);
+    const indexes = (
+      await rows(
+        conn,
+        `select indexname, regexp_replace(indexdef, '^.* USING btree ', '')
+         from pg_indexes where schemaname = $1 and tablename = '_jobs' order by indexname`,
+        [SCHEMA],
+      )
+    ).map(([name, def]) => [name as string, def as string] as const);
     const claimIndexEntries = Number(
       (
         await rows(
@@ -460,6 +694,14 @@ async function main(): Promise<void> {
       "queueStats, custom plan",
       "queueStats('emails')",
       await explainCustom(conn, "queueStats", ["emails"]),
+    );
+    record(
+      "stats-noseq",
+      "queueStats, custom plan with enable_seqscan = off",
+      "queueStats('emails')",
+      await explainCustom(conn, "queueStats", ["emails"], {
+        settings: "set local enable_seqscan = off",
+      }),
     );
     record(
       "stats-generic",
@@ -546,24 +788,38 @@ async function main(): Promise<void> {
     )) as [[string]];
 
     const minutes = (performance.now() - started) / 60_000;
-    const doc = report({
-      version,
-      settings,
-      counts,
-      total,
-      sizes,
-      claimIndexEntries,
-      autovacuums: Number(autovacuums),
-      minutes,
-    });
+    const compare = COMPARE && existsSync(COMPARE) ? readSummary(COMPARE) : undefined;
+    if (COMPARE && !compare) log(`EXPLAIN_COMPARE: ${COMPARE} not found, no comparison`);
+    const doc = report(
+      {
+        version,
+        settings,
+        counts,
+        total,
+        sizes,
+        indexes,
+        claimIndexEntries,
+        autovacuums: Number(autovacuums),
+        minutes,
+      },
+      compare,
+    );
+    if (SUMMARY) {
+      writeFileSync(SUMMARY, `${JSON.stringify(summary(version, settings), null, 2)}\n`);
+      log(`wrote ${SUMMARY}`);
+    }
     // Formatted as `npm run lint` (prettier --check .) expects.
     const config = await prettier.resolveConfig(OUT);
     writeFileSync(OUT, await prettier.format(doc, { ...config, filepath: OUT }));
     log(`\nwrote ${OUT} (run took ${minutes.toFixed(1)} min)`);
   } finally {
     conn.release();
-    if (!KEEP) await sql.unsafe(`drop schema if exists ${s} cascade`);
-    else log(`kept schema ${SCHEMA}`);
+    const all = [SCHEMA, FRESH_SCHEMA, OLD_SCHEMA];
+    if (!KEEP) {
+      for (const schema of all) {
+        await sql.unsafe(`drop schema if exists ${quoteIdentifier(schema)} cascade`);
+      }
+    } else log(`kept schemas ${all.join(", ")}`);
     await sql.end();
   }
 }
@@ -577,16 +833,71 @@ interface Facts {
   counts: ReadonlyArray<readonly [string, string, number]>;
   total: number;
   sizes: ReadonlyArray<readonly [string, string, string]>;
+  /** Index name and definition (`pg_indexes.indexdef` from the column list on). */
+  indexes: ReadonlyArray<readonly [string, string]>;
   claimIndexEntries: number;
   autovacuums: number;
   minutes: number;
 }
 
-function report(f: Facts): string {
+function shortVersion(version: string): string {
+  return version.match(/PostgreSQL [\d.]+\w*/)?.[0] ?? version;
+}
+
+function freshRun(oldIndex: boolean): FreshRun {
+  const run = freshRuns.find((r) => r.oldIndex === oldIndex);
+  if (!run) throw new Error(`no before-ANALYZE run ${oldIndex ? "with" : "without"} old index`);
+  return run;
+}
+
+function finishedScan(key: string): string {
+  return appendBranches(planOf(key), STATS_BRANCHES)[3]?.scan ?? "?";
+}
+
+function summary(version: string, settings: Array<[string, string]>): Summary {
+  const claimTiming = timings[0]!;
+  return {
+    version,
+    settings: settings.map(([name, value]) => `${name} = ${value}`).join(", "),
+    claimPicked: pickedShape(planOf("claim")),
+    claimExec: execTime(planOf("claim")),
+    claimP50: claimTiming.p50,
+    claimP95: claimTiming.p95,
+    freshPicked: pickedShape(planOf("fresh")),
+    freshExec: execTime(planOf("fresh")),
+    freshP50: freshRun(false).timing.p50,
+    oldPicked: pickedShape(planOf("old-index")),
+    oldExec: execTime(planOf("old-index")),
+    oldP50: freshRun(true).timing.p50,
+    statsExec: execTime(planOf("stats")),
+    statsFinished: finishedScan("stats"),
+    statsGenericFinished: finishedScan("stats-generic"),
+    statsP50: timings.find((t) => t.label === "queueStats")!.p50,
+    churnFirstExec: execTime(planOf("churn-1")),
+  };
+}
+
+function readSummary(path: string): Summary {
+  return JSON.parse(readFileSync(path, "utf8")) as Summary;
+}
+
+/** Whether some statement in sql/queries/ deletes jobs (comments left out). */
+function queriesDelete(): boolean {
+  return readdirSync(QUERY_DIR)
+    .filter((name) => name.endsWith(".sql"))
+    .some((name) =>
+      /\bdelete\s+from\b/i.test(readFileSync(`${QUERY_DIR}${name}`, "utf8").replace(/--.*$/gm, "")),
+    );
+}
+
+function report(f: Facts, other?: Summary): string {
   const claim = planOf("claim");
   const generic = planOf("claim-generic");
   const tick = planOf("tick");
   const stats = planOf("stats");
+  const statsNoSeq = planOf("stats-noseq");
+  const statsGeneric = planOf("stats-generic");
+  const churnStats = planOf("churn-stats");
   const churn1 = planOf("churn-1");
   const churn2 = planOf("churn-2");
   const vacuumed = planOf("vacuumed");
@@ -597,19 +908,20 @@ function report(f: Facts): string {
   const claimSort = node(claim, /^Sort /);
   const claimPkey = node(claim, /Index Scan using _jobs_pkey/);
   const churnScan = [churn1, churn2, vacuumed].map((p) => node(p, /using _jobs_claim_idx/));
-  const statsScan = node(stats, /Scan .*on _jobs/);
-  const churnStatsScan = node(planOf("churn-stats"), /Scan .*on _jobs/);
   const claimTiming = timings[0]!;
   const statsTiming = timings.find((t) => t.label === "queueStats")!;
   const churnTiming = timings.find((t) => t.label.endsWith("after churn"))!;
   const vacuumTiming = timings.find((t) => t.label.endsWith("after VACUUM"))!;
+  const fresh = freshRun(false);
+  const old = freshRun(true);
+  const freshPlan = planOf(fresh.planKey);
+  const oldPlan = planOf(old.planKey);
   const byState = new Map<string, number>();
   for (const [, state, n] of f.counts) byState.set(state, (byState.get(state) ?? 0) + n);
   const finished =
     (byState.get("completed") ?? 0) +
     (byState.get("failed") ?? 0) +
     (byState.get("cancelled") ?? 0);
-  const emails = f.counts.filter(([queue]) => queue === "emails").reduce((a, [, , n]) => a + n, 0);
   const seqScanTables = [
     ...new Set(
       plans.flatMap((plan) => [...plan.text.matchAll(/Seq Scan on (\w+)/g)].map((m) => m[1]!)),
@@ -623,6 +935,9 @@ function report(f: Facts): string {
   const local = ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(
     new URL(DATABASE_URL).hostname,
   );
+  const definition = new Map(
+    f.indexes.map(([name, def]) => [name, def.replaceAll(`${SCHEMA}.`, "")] as const),
+  );
 
   const out: string[] = [];
   const p = (...lines: string[]) => out.push(...lines, "");
@@ -632,7 +947,11 @@ function report(f: Facts): string {
     `Generated by \`bench/explain-claim.ts\` (\`node --import tsx bench/explain-claim.ts\`) on ` +
       `${new Date().toISOString().slice(0, 10)}; the whole run took ${f.minutes.toFixed(1)} minutes. ` +
       "Re-running it overwrites this file. All numbers below come from one run on one machine: " +
-      "they show plan shapes and orders of magnitude, not a throughput benchmark.",
+      "they show plan shapes and orders of magnitude, not a throughput benchmark." +
+      (other
+        ? ` The one exception is the last section before the plans, which compares this run ` +
+          `with a second run of the script against ${shortVersion(other.version)}.`
+        : ""),
   );
 
   p("## Setup");
@@ -643,7 +962,8 @@ function report(f: Facts): string {
     `- Settings: ${f.settings.map(([name, value]) => `\`${name}\` = ${value}`).join(", ")}.`,
     `- Schema \`${SCHEMA}\`, migrated with \`migrate()\`; queues \`emails\` and \`other\`. Jobs ` +
       "loaded with `insert … select … from generate_series(…)` (ids from the schema's " +
-      "`uuid_v7()`), then `VACUUM ANALYZE`.",
+      "`uuid_v7()`), then `VACUUM ANALYZE`. The section “Before the first ANALYZE” uses two " +
+      `other, small schemas (\`${FRESH_SCHEMA}\`, \`${OLD_SCHEMA}\`), measured before this load.`,
   );
   p(
     "| load step | seconds |",
@@ -662,14 +982,22 @@ function report(f: Facts): string {
     `| **all** | | **${fmt(f.total)}** |`,
   );
   p(
-    "| relation | size |",
-    "| --- | ---: |",
+    "Relations after loading (index definitions from `pg_indexes`, schema prefix left out):",
+  );
+  p(
+    "| relation | size | definition |",
+    "| --- | ---: | --- |",
     ...f.sizes.map(
-      ([name, size, kind]) => `| \`${name}\`${kind === "r" ? " (table)" : ""} | ${size} |`,
+      ([name, size, kind]) =>
+        `| \`${name}\`${kind === "r" ? " (table)" : ""} | ${size} | ` +
+        `${definition.has(name) ? `\`${definition.get(name)!}\`` : ""} |`,
     ),
   );
 
   p("## Why the claim does not read finished jobs");
+  const others = f.indexes.filter(([name]) => name !== "_jobs_claim_idx" && name !== "_jobs_pkey");
+  const unfiltered = others.filter(([, def]) => !/ WHERE /.test(def));
+  const queuedToo = others.filter(([, def]) => / WHERE /.test(def) && def.includes("'queued'"));
   p(
     "`claimJobs` picks its jobs with `where state = 'queued' and queue = $1 order by priority " +
       "desc, run_at, id limit $2 for update skip locked`. The migration creates " +
@@ -677,19 +1005,28 @@ function report(f: Facts): string {
       "partial index whose predicate is the claim's own `state = 'queued'` condition and whose " +
       "key order is the claim's `order by`. Finished, scheduled and running jobs have no entry in " +
       `it: after loading it held about ${fmt(f.claimIndexEntries)} entries (\`pg_class.reltuples\`) ` +
-      `for ${fmt(f.total)} rows, ${fmt(finished)} of them finished.`,
+      `for ${fmt(f.total)} rows, ${fmt(finished)} of them finished. ` +
+      (unfiltered.length === 0 && queuedToo.length === 0
+        ? "Apart from the primary key, every other index on `_jobs` is partial on other states " +
+          `(${others.map(([name]) => `\`${name}\``).join(", ")}; definitions above), so ` +
+          "`_jobs_claim_idx` is the only index with entries for queued jobs."
+        : "**Other indexes also have entries for queued jobs**: " +
+          `${[...unfiltered, ...queuedToo].map(([name]) => `\`${name}\``).join(", ")}.`),
   );
   p("What the custom plan of the claim shows:");
   const bullets: string[] = [];
   if (claimScan) {
     bullets.push(
-      `- The \`picked\` CTE is \`Limit → LockRows → Index Scan using _jobs_claim_idx\` with ` +
-        "`Index Cond: (queue = 'emails'::text)`. There is no Sort under the Limit: the index " +
-        `already returns rows in claim order, so the scan stopped after ${fmt(claimScan.rows)} ` +
+      `- The \`picked\` CTE is \`${pickedShape(claim)}\` with ` +
+        "`Index Cond: (queue = 'emails'::text)`. " +
+        (pickedScan(claim).sort
+          ? "**There is a Sort under the Limit**: see the plan below. "
+          : "There is no Sort under the Limit: the index already returns rows in claim order, " +
+            "so ") +
+        `the scan stopped after ${fmt(claimScan.rows)} ` +
         `rows and read ${fmt(claimScan.hit)} buffers` +
         (claimLock ? ` (${fmt(claimLock.hit)} including the row locks taken by LockRows)` : "") +
-        `; the Limit was done at actual time ` +
-        `${claimLimit?.line.match(/actual time=[\d.]+\.\.([\d.]+)/)?.[1] ?? "?"} ms.`,
+        `; the Limit was done at actual time ${actualTime(claimLimit?.line) ?? "?"} ms.`,
       "- The index scan also prints `Filter: (state = 'queued'::…job_state)`, the index " +
         "predicate repeated. PostgreSQL drops quals implied by a partial index's predicate only " +
         "for plain SELECTs; for a relation locked with FOR UPDATE it keeps them so that rows " +
@@ -720,10 +1057,6 @@ function report(f: Facts): string {
       "statement-level `_jobs_after_update` trigger is listed separately: " +
       `${triggerTime(claim)} ms here, ${triggerTime(generic)} ms in the generic-plan run that ` +
       "followed it.",
-    seqScans.length === 0
-      ? "- No plan in this document has a Seq Scan on `_jobs`; Seq Scans appear only on " +
-          `${seqScanTables.map((name) => `\`${name}\``).join(", ")}.`
-      : `- **Seq Scan on \`_jobs\`** in: ${seqScans.join("; ")}.`,
   );
   if (genericScan) {
     bullets.push(
@@ -745,9 +1078,182 @@ function report(f: Facts): string {
   p(
     `\`tickQueue\` reads \`_jobs\` through ${jobScans(tick).join(", ")}; ` +
       `Execution Time ${execTime(tick)} ms. \`jobOutcomes\` with 100 ids is one ` +
-      `${jobScans(planOf("outcomes")).join(", ")} (Execution Time ${execTime(planOf("outcomes"))} ms).`,
+      `${jobScans(planOf("outcomes")).join(", ")} (Execution Time ${execTime(planOf("outcomes"))} ms). ` +
+      (seqScans.length === 0
+        ? "No plan in this document has a Seq Scan on `_jobs`; Seq Scans appear only on " +
+          `${seqScanTables.map((name) => `\`${name}\``).join(", ")}.`
+        : `Seq Scans on \`_jobs\` appear only in: ${seqScans.join("; ")} (see “queueStats” below).`),
   );
 
+  // -------------------------------------------------------------------------------------------
+  p("## Before the first ANALYZE");
+  const freshScan = pickedScan(freshPlan);
+  const oldScan = pickedScan(oldPlan);
+  const reltuplesText = (run: FreshRun) =>
+    run.reltuples[0] === run.reltuples[1]
+      ? `${run.reltuples[0]} before the EXPLAIN and still ${run.reltuples[1]} after the timed runs`
+      : `${run.reltuples[0]} before the EXPLAIN and ${run.reltuples[1]} after the timed runs`;
+  p(
+    "Until a table is first analyzed (by autovacuum or by hand), `pg_class.reltuples` is -1 " +
+      "and `pg_stats` has no rows for it. A queue that receives a bulk load and is drained " +
+      "at once runs its claims in that window. Measured in a separate schema " +
+      `\`${fresh.schema}\`: migrated, autovacuum turned off for its \`_jobs\` ` +
+      "(`alter table … set (autovacuum_enabled = false)`, so that no autoanalyze could run " +
+      `during the measurement), then ${fmt(FRESH_QUEUED)} queued jobs in \`emails\` inserted ` +
+      "with one `insert … select … from generate_series(…)` (priorities 0 to 5, `run_at` over " +
+      "the past hour), and no ANALYZE. " +
+      `\`select reltuples from pg_class where oid = '${fresh.schema}._jobs'::regclass\` ` +
+      `returned ${reltuplesText(fresh)}; \`pg_stats\` had ${fresh.statistics} rows for the ` +
+      `table, which had ${fmt(fresh.pages)} pages.`,
+  );
+  p(
+    `- The \`picked\` CTE of the claim is \`${pickedShape(freshPlan)}\`` +
+      (freshScan.sort
+        ? `, **with a Sort** (${fmt(freshScan.sort.rows)} rows out): see the plan.`
+        : freshScan.scan && /_jobs_claim_idx/.test(freshScan.scan.line)
+          ? `, with no Sort: the scan of \`_jobs_claim_idx\` returned jobs in claim order and ` +
+            `stopped after ${fmt(freshScan.scan.rows)} rows, ${fmt(freshScan.scan.hit)} ` +
+            "buffers. The planner's estimate for the whole index scan was " +
+            `rows=${fmt(estimated(freshScan.scan.line))} (there were ${fmt(FRESH_QUEUED)}).`
+          : ": see the plan."),
+    `- Execution Time ${execTime(freshPlan)} ms, Planning Time ${planningTime(freshPlan)} ms. ` +
+      `Timed as above (prepared, ${fresh.timing.runs} runs, each rolled back): p50 ` +
+      `${ms(fresh.timing.p50)}, p95 ${ms(fresh.timing.p95)}, max ${ms(fresh.timing.max)} ` +
+      `(plan cache: ${fresh.timing.cache}).`,
+  );
+  const slower = (execTime(oldPlan) / execTime(freshPlan)).toFixed(0);
+  p(
+    `For comparison, the same in \`${old.schema}\`, where this script created the index of ` +
+      "earlier migrations, `_jobs_queue_state_idx on _jobs (queue, state)` (on all jobs), " +
+      "after the migration and before the insert; `reltuples` " +
+      `${reltuplesText(old)}, ${old.statistics} rows in \`pg_stats\`. The \`picked\` CTE is ` +
+      `\`${pickedShape(oldPlan)}\`` +
+      (oldScan.sort
+        ? `: the scan returned all ${fmt(oldScan.scan?.rows)} queued jobs of the queue ` +
+          `(estimated: rows=${fmt(estimated(oldScan.scan?.line))}), and the Sort ordered them ` +
+          `(\`${oldScan.sort.details.match(/Sort Method: [^\n]*/)?.[0]?.trim() ?? "?"}\`) to ` +
+          `keep ${CLAIM_LIMIT}. Execution Time ${execTime(oldPlan)} ms, about ${slower} times ` +
+          `the claim above; p50 ${ms(old.timing.p50)} over ${old.timing.runs} timed runs ` +
+          `(plan cache: ${old.timing.cache}).`
+        : `: in this run the planner did not sort the queued jobs even with that index ` +
+          `(Execution Time ${execTime(oldPlan)} ms, p50 ${ms(old.timing.p50)}).`),
+  );
+  p(
+    "Why this matters. Without statistics the planner knows the table's size (from its pages) " +
+      "but not how its values are distributed, so it prices `queue = 'emails'` and " +
+      "`state = 'queued'` with default selectivities and expects only a few of the rows to " +
+      `match (rows=${fmt(estimated(oldScan.scan?.line ?? freshScan.scan?.line))} above, where ` +
+      `all ${fmt(FRESH_QUEUED)} did). ` +
+      "For a few rows, fetching every match through an index on (queue, state) and sorting " +
+      "them looks no dearer than walking an index in claim order, and " +
+      (oldScan.sort
+        ? "that is what the planner chose when the index existed: "
+        : "with that index the planner could choose it: ") +
+      "each claim then reads and sorts every queued job of the queue, so its cost grows with " +
+      "the backlog instead of with the claim's limit, at the moment the backlog is largest. " +
+      "Autovacuum's ANALYZE corrects the estimates only once the table passes its threshold " +
+      "and a worker reaches it. The migration therefore no longer has an index on " +
+      "(queue, state): `_jobs_finished_idx` is partial on finished states, so " +
+      "`_jobs_claim_idx` is the only index whose entries include queued jobs, and " +
+      (freshScan.sort
+        ? "yet in this run the claim still sorted (see the plan)."
+        : "without statistics, as with them, the claim walks it in order and stops after " +
+          `${CLAIM_LIMIT} jobs.`),
+  );
+
+  // -------------------------------------------------------------------------------------------
+  p("## queueStats");
+  const variants: Array<[string, string]> = [
+    ["custom", "stats"],
+    ["custom, `enable_seqscan = off`", "stats-noseq"],
+    ["generic", "stats-generic"],
+    ["custom, after the churn step", "churn-stats"],
+  ];
+  const branchesOf = new Map(variants.map(([, key]) => [key, appendBranches(planOf(key), STATS_BRANCHES)]));
+  p(
+    "`queueStats` is a UNION ALL of four counts for one queue: queued, scheduled and running " +
+      "jobs, each meant to be counted in the partial index of its state, and finished jobs " +
+      "grouped by state, meant to be counted in `_jobs_finished_idx`. What each branch did for " +
+      "`queueStats('emails')` in the plans below (rows: actual rows of the scan, all workers; " +
+      "buffers: the branch's; time: the branch's actual total time):",
+  );
+  p(
+    "| plan | branch | scan of `_jobs` | rows | Heap Fetches | buffers | ms |",
+    "| --- | --- | --- | ---: | ---: | --- | ---: |",
+    ...variants.flatMap(([label, key]) => [
+      ...branchesOf.get(key)!.map(
+        (b) =>
+          `| ${label} | ${b.label} | ${b.scan} | ${fmt(b.rows)} | ` +
+          `${fmt(b.heapFetches)} | ${b.buffers} | ${b.ms ?? "?"} |`,
+      ),
+      `| ${label} | **Execution Time** | | | | | **${execTime(planOf(key))}** |`,
+    ]),
+  );
+  const main = branchesOf.get("stats")!;
+  const active = main.slice(0, 3);
+  const fin = main[3];
+  const finNoSeq = branchesOf.get("stats-noseq")![3];
+  const finGeneric = branchesOf.get("stats-generic")![3];
+  const indexOnly = (b: Branch | undefined) => !!b && /Index Only Scan/.test(b.scan);
+  const statsBullets: string[] = [];
+  statsBullets.push(
+    active.every(indexOnly)
+      ? `- The queued, scheduled and running counts are index-only scans of ` +
+          `${active.map((b) => `\`${b.scan.replace(/^.* using /, "")}\``).join(", ")}, ` +
+          `${active.map((b) => `${fmt(b.rows)} rows in ${b.ms} ms`).join(", ")}: each reads ` +
+          "only the entries of its own state, so it costs in proportion to the jobs in that " +
+          "state (the queued count walks the whole backlog)."
+      : `- **Not every active-state count is an index-only scan of its own index**: ` +
+          `${active.map((b) => `${b.label}: \`${b.scan}\``).join("; ")}.`,
+  );
+  if (fin) {
+    const finIsIndex = /_jobs_finished_idx/.test(fin.scan);
+    statsBullets.push(
+      finIsIndex
+        ? `- The finished count is \`${fin.scan}\`: ${fmt(fin.rows)} rows (every finished job ` +
+            `of the queue) in ${fin.ms} ms of the plan's ${execTime(stats)} ms.`
+        : `- **In the custom plan the finished count does not read \`_jobs_finished_idx\`**: ` +
+            `it is \`${fin.scan}\` of the whole table (${fmt(fin.rows)} finished rows kept, ` +
+            `buffers ${fin.buffers}), estimated cost ${fin.estimatedCost ?? "?"}, in ` +
+            `${fin.ms} ms of the plan's ${execTime(stats)} ms. ` +
+            (finNoSeq && /_jobs_finished_idx/.test(finNoSeq.scan)
+              ? `With \`enable_seqscan = off\` the same branch is \`${finNoSeq.scan}\` ` +
+                `(Heap Fetches ${fmt(finNoSeq.heapFetches)}), estimated cost ` +
+                `${finNoSeq.estimatedCost ?? "?"}, in ${finNoSeq.ms} ms. ` +
+                ((finNoSeq.estimatedCost ?? 0) > (fin.estimatedCost ?? 0)
+                  ? "The planner's choice follows its cost model (the index path was " +
+                    "estimated dearer, with `random_page_cost` = " +
+                    `${f.settings.find(([n]) => n === "random_page_cost")?.[1] ?? "?"} pricing ` +
+                    "index pages as random reads); "
+                  : "") +
+                (finNoSeq.ms !== undefined && fin.ms !== undefined && finNoSeq.ms < fin.ms
+                  ? "here the index-only scan was the faster of the two. "
+                  : "here it was not faster. ")
+              : "") +
+            "The statement's comment in `sql/queries/job.sql` (“Each count reads its own " +
+            "partial index”) therefore does not hold for this custom plan.",
+    );
+  }
+  if (finGeneric) {
+    statsBullets.push(
+      `- The generic plan's finished count is \`${finGeneric.scan}\` (${finGeneric.ms} ms; ` +
+        `Execution Time ${execTime(statsGeneric)} ms). A prepared \`queueStats\` uses custom ` +
+        "plans for its first five runs and then, if the generic plan does not look costlier, " +
+        `the generic one: over the ${statsTiming.runs} timed runs below the plan cache counted ` +
+        `${statsTiming.cache} plans, p50 ${ms(statsTiming.p50)}.`,
+    );
+  }
+  const churnBranches = branchesOf.get("churn-stats")!;
+  statsBullets.push(
+    "- Index-only scans also depend on the visibility map. After the churn step below " +
+      `(${fmt(CHURN)} claims committed, no vacuum) the branches made Heap Fetches ` +
+      `${churnBranches.map((b) => `${fmt(b.heapFetches)} (${b.label})`).join(", ")}, ` +
+      `Execution Time ${execTime(churnStats)} ms: pages holding active jobs lose their ` +
+      "all-visible bit whenever a job on them changes, until vacuum sets it again.",
+  );
+  p(...statsBullets);
+
+  // -------------------------------------------------------------------------------------------
   p("## Timings");
   p(
     "Each statement ran as a named prepared statement on one connection (as pgwake runs them), " +
@@ -755,7 +1261,8 @@ function report(f: Facts): string {
       "trip measured in Node, without BEGIN and ROLLBACK. Rolled-back claims leave the queue as " +
       "it was, so every run claims the same ten jobs. The plan cache column is the change in " +
       "`pg_prepared_statements.generic_plans` / `custom_plans` over the runs. The tails (p95, " +
-      `max) include scheduling noise on a ${nproc()}-CPU machine and are not analysed here.`,
+      `max) include scheduling noise on a ${nproc()}-CPU machine and are not analysed here. ` +
+      "The before-ANALYZE timings are in their own section above.",
   );
   p(
     "| statement | runs | p50 | p95 | max | plan cache |",
@@ -767,26 +1274,17 @@ function report(f: Facts): string {
 
   p("## Concerns");
   p(
-    `- **\`queueStats\` counts every row of the queue, finished ones included.** For \`emails\` ` +
-      `(${fmt(emails)} rows) the plan is \`${statsScan?.line.split("  (")[0] ?? "?"}\` with ` +
-      `\`Index Cond: (queue = …)\`` +
-      (statsScan?.details.includes("Heap Fetches")
-        ? `, index-only with \`Heap Fetches: ${statsScan.details.match(/Heap Fetches: (\d+)/)?.[1]}\`` +
-          ` (rows=${fmt(statsScan.rows)} per loop, loops=${fmt(statsScan.loops)})`
-        : "") +
-      `. Execution Time ${execTime(stats)} ms; p50 ${ms(statsTiming.p50)} over ` +
-      `${statsTiming.runs} runs. The cost grows with the number of finished jobs kept. ` +
-      "`_queues.retention_ms` exists, but no statement in `sql/queries/` deletes finished jobs " +
-      "yet, so nothing bounds that number today. " +
-      (churnStatsScan?.details.includes("Heap Fetches")
-        ? `Index-only also depends on the visibility map: after the churn step below the same ` +
-          `scan made \`Heap Fetches: ${churnStatsScan.details.match(/Heap Fetches: (\d+)/)?.[1]}\` ` +
-          `(Execution Time ${execTime(planOf("churn-stats"))} ms), because pages holding active ` +
-          "jobs lose their all-visible bit whenever a job on them changes. "
-        : "") +
+    `- **\`queueStats\` still reads every finished job of the queue.** Its finished branch ` +
+      `counted ${fmt(fin?.rows)} rows in ${fin?.ms ?? "?"} of ${execTime(stats)} ms (custom ` +
+      `plan; p50 ${ms(statsTiming.p50)} over ${statsTiming.runs} prepared runs), so its cost ` +
+      "grows with the number of finished jobs kept. " +
+      (queriesDelete()
+        ? "A statement in `sql/queries/` deletes jobs; how far retention bounds that number " +
+          "is not measured here. "
+        : "`_queues.retention_ms` exists, but no statement in `sql/queries/` deletes finished " +
+          "jobs yet, so nothing bounds that number today. ") +
       "Recommendation: implement retention (delete finished jobs past `retention_ms`, in " +
-      "batches), and keep `stats()` off hot paths (or count only the active states, which " +
-      "are few, and estimate the finished ones) if queues are expected to keep millions of " +
+      "batches), and keep `stats()` off hot paths if queues are expected to keep millions of " +
       "finished rows.",
     `- **Dead entries at the head of the claim index.** A claimed job's old row version stays ` +
       "in `_jobs_claim_idx` until vacuum removes it, and it sits exactly where the next claim " +
@@ -809,6 +1307,36 @@ function report(f: Facts): string {
       "remove them until it ends, and each claim would then walk all the dead entries at the " +
       `head of the index. (Autovacuum/autoanalyze runs on \`_jobs\` during this run: ${f.autovacuums}.)`,
   );
+
+  if (other) {
+    const mine = summary(f.version, f.settings);
+    const a = shortVersion(mine.version);
+    const b = shortVersion(other.version);
+    p(`## Second run: ${b}`);
+    p(
+      `**Not from this run.** The script was also run against \`${other.version}\` ` +
+        "(an embedded server on the same machine, started for the run) and wrote its key " +
+        "numbers as JSON; this run read them (`EXPLAIN_COMPARE`) to build the table below. " +
+        "Same data, statements and steps; different server settings " +
+        `(that run: ${other.settings}), so compare plan shapes and orders of magnitude only.`,
+    );
+    const row = (label: string, x: string, y: string) => `| ${label} | ${x} | ${y} |`;
+    p(
+      `| | ${a} (this run) | ${b} (second run) |`,
+      "| --- | --- | --- |",
+      row("claim: `picked` CTE", `\`${mine.claimPicked}\``, `\`${other.claimPicked}\``),
+      row("claim: Execution Time", `${mine.claimExec} ms`, `${other.claimExec} ms`),
+      row("claim: p50 / p95", `${ms(mine.claimP50)} / ${ms(mine.claimP95)}`, `${ms(other.claimP50)} / ${ms(other.claimP95)}`),
+      row("before ANALYZE: `picked` CTE", `\`${mine.freshPicked}\``, `\`${other.freshPicked}\``),
+      row("before ANALYZE: Execution Time / p50", `${mine.freshExec} ms / ${ms(mine.freshP50)}`, `${other.freshExec} ms / ${ms(other.freshP50)}`),
+      row("before ANALYZE, old (queue, state) index: `picked` CTE", `\`${mine.oldPicked}\``, `\`${other.oldPicked}\``),
+      row("before ANALYZE, old index: Execution Time / p50", `${mine.oldExec} ms / ${ms(mine.oldP50)}`, `${other.oldExec} ms / ${ms(other.oldP50)}`),
+      row("queueStats custom: finished branch", `${mine.statsFinished}`, `${other.statsFinished}`),
+      row("queueStats generic: finished branch", `${mine.statsGenericFinished}`, `${other.statsGenericFinished}`),
+      row("queueStats custom: Execution Time / p50 (prepared)", `${mine.statsExec} ms / ${ms(mine.statsP50)}`, `${other.statsExec} ms / ${ms(other.statsP50)}`),
+      row("claim after churn, first run: Execution Time", `${mine.churnFirstExec} ms`, `${other.churnFirstExec} ms`),
+    );
+  }
 
   p("## Plans");
   p(

@@ -19,8 +19,8 @@ import type { Json } from "./util/json.js";
 /** Options of {@link Client.close}. */
 export interface CloseOptions {
   /**
-   * How long to wait for jobs held by `receive()` loops to be settled (default `"30s"`); jobs
-   * still held then go back to the queue. Workers always finish their running handlers.
+   * How long to wait for running handlers and for jobs held by `receive()` loops to be settled
+   * (default `"30s"`); jobs still held then go straight back to the queue.
    */
   timeout?: Duration;
 }
@@ -113,10 +113,10 @@ export class Client {
   }
 
   /**
-   * Closes gracefully: stops claiming, lets workers finish their running jobs, waits for
-   * `receive()` loops to settle theirs (up to `timeout`), writes pending acks, then ends the
-   * connections. Completion handles still waiting reject with `ClientClosedError`. A script
-   * that closes its client exits by itself.
+   * Closes gracefully: stops claiming, lets workers finish their running jobs and `receive()`
+   * loops settle theirs (up to `timeout`, default 30 s; jobs still held then go straight back to
+   * the queue), writes pending acks, then ends the connections. Completion handles still waiting
+   * reject with `ClientClosedError`. A script that closes its client exits by itself.
    */
   close(options?: CloseOptions): Promise<void> {
     this.closed ??= this.shutdown(options);
@@ -129,8 +129,10 @@ export class Client {
       timeout === undefined ? 30_000 : checkDuration(timeout, "close options.timeout");
     const runtime = this.runtime;
     runtime.closing.abort(new ClientClosedError("continue"));
-    await runtime.stopWorkers();
-    await runtime.waitForHeld(timeoutMs);
+    // One deadline for everything: workers' handlers, then jobs held by receive() loops.
+    const deadline = performance.now() + timeoutMs;
+    await runtime.stopWorkers(timeoutMs);
+    await runtime.waitForHeld(Math.max(0, deadline - performance.now()));
     await runtime.abandonHeld();
     await runtime.shutdown(new ClientClosedError("wait for a completion"));
   }

@@ -53,7 +53,10 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private readonly deadlines: DeadlineWatcher;
   private readonly poll: SafetyPoll;
   private heldDrained: Deferred<void> | undefined;
-  private readonly workers = new Set<{ stop(): Promise<void>; stopped: Promise<void> }>();
+  private readonly workers = new Set<{
+    stop(options?: { timeout?: number }): Promise<void>;
+    stopped: Promise<void>;
+  }>();
 
   constructor(readonly settings: ClientSettings) {
     super();
@@ -185,15 +188,17 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   }
 
   /** Keeps a worker so that closing the client stops it. */
-  track<W extends { stop(): Promise<void>; stopped: Promise<void> }>(worker: W): W {
+  track<W extends { stop(options?: { timeout?: number }): Promise<void>; stopped: Promise<void> }>(
+    worker: W,
+  ): W {
     this.workers.add(worker);
     void worker.stopped.then(() => this.workers.delete(worker));
     return worker;
   }
 
-  /** Stops every worker: no more claims, running handlers finish and settle. */
-  async stopWorkers(): Promise<void> {
-    await Promise.all([...this.workers].map((worker) => worker.stop()));
+  /** Stops every worker: no more claims; waits up to `timeoutMs` for running handlers to settle. */
+  async stopWorkers(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.workers].map((worker) => worker.stop({ timeout: timeoutMs })));
     this.workers.clear();
   }
 

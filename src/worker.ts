@@ -1,7 +1,10 @@
 import { Claimer, type ConsumerHost } from "./claimer.js";
 import { AbortedError, JobCancelledError, LeaseLostError, ValidationError } from "./errors.js";
 import type { Job } from "./job.js";
+import { checkDuration, checkOptions } from "./util/checks.js";
 import { deferred } from "./util/deferred.js";
+import type { Duration } from "./util/duration.js";
+import { unrefTimer } from "./util/timer.js";
 
 /**
  * A handler: its return value acks the job with that result (nothing returned is stored as
@@ -64,10 +67,20 @@ export class Worker<P = unknown, R = unknown> {
   }
 
   /**
-   * Stops claiming, aborts the running jobs' signals, waits for their handlers to finish and
-   * settle, and hands back jobs claimed but not started. Safe to call more than once.
+   * Stops claiming, aborts the running jobs' signals, and waits for their handlers to finish and
+   * settle (nothing is claimed ahead, so nothing else needs handing back). With `timeout`, stops
+   * waiting after that long: handlers still running keep their jobs (and leases) until they
+   * finish, or until the client closes. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * process.on("SIGTERM", () => void worker.stop({ timeout: "25s" }).then(() => client.close()));
+   * ```
    */
-  stop(): Promise<void> {
+  stop(options?: { timeout?: Duration }): Promise<void> {
+    const { timeout } = checkOptions<{ timeout: Duration }>(options, "stop options", ["timeout"]);
+    const timeoutMs =
+      timeout === undefined ? undefined : checkDuration(timeout, "stop options.timeout");
     this.stopping ??= (async () => {
       this.stopController.abort();
       const reason = new AbortedError(
@@ -78,7 +91,11 @@ export class Worker<P = unknown, R = unknown> {
       this.unwatch();
       this.stoppedDeferred.resolve();
     })();
-    return this.stopping;
+    if (timeoutMs === undefined) return this.stopping;
+    return Promise.race([
+      this.stopping,
+      new Promise<void>((resolve) => unrefTimer(resolve, timeoutMs)),
+    ]);
   }
 
   private pump(): void {

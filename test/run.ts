@@ -118,6 +118,7 @@ async function main(): Promise<number> {
         "tsx",
         "--test",
         "--test-reporter=spec",
+        "--test-timeout=120000",
         `--test-concurrency=${process.env.PGWAKE_TEST_CONCURRENCY ?? 4}`,
         ...files,
       ],
@@ -129,9 +130,19 @@ async function main(): Promise<number> {
       },
     );
     if (child.pid) database.guardProcessGroup(child.pid);
-    return await new Promise<number>((resolve) =>
-      child!.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+    // A test file whose process never exits (a leaked handle) must fail the run, not hang CI.
+    const limitMs = Number(process.env.PGWAKE_TEST_RUN_TIMEOUT_MS ?? 20 * 60_000);
+    const timer = setTimeout(() => {
+      console.error(
+        `# the test run took longer than ${limitMs / 60_000} minutes: a test file did not exit`,
+      );
+      forward("SIGKILL");
+    }, limitMs);
+    const code = await new Promise<number>((resolve) =>
+      child!.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
     );
+    clearTimeout(timer);
+    return code;
   } finally {
     await database.stop();
   }

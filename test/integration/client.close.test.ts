@@ -59,3 +59,26 @@ dbTest(
     await client.close(); // twice is fine
   },
 );
+
+dbTest(
+  "close gives up on a handler that never returns after its timeout, and the job goes back",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<number>("stuck");
+    const started = signal();
+    q.work(async () => {
+      started.resolve();
+      await new Promise(() => undefined); // never settles, ignores its signal
+    });
+    const id = await q.send(1);
+    await within(started.promise, 5000, "the handler to start");
+    const before = performance.now();
+    await within(client.close({ timeout: 300 }), 5000, "close to give up waiting");
+    assert.ok(performance.now() - before >= 250, "it waited for the handler first");
+    const [row] = await admin.unsafe(
+      `select state::text, attempt from "${schema}"._jobs where id = $1`,
+      [id],
+    );
+    assert.deepEqual({ ...row }, { state: "queued", attempt: 1 }, "straight back to the queue");
+  },
+);
