@@ -100,11 +100,14 @@ interface FreshRun {
 interface Summary {
   version: string;
   settings: string;
+  /** Whether the server ran on the machine that ran the script. */
+  local: boolean;
   claimPicked: string;
   claimExec: number;
   claimP50: number;
   claimP95: number;
   freshPicked: string;
+  freshGenericPicked: string;
   freshExec: number;
   freshP50: number;
   oldPicked: string;
@@ -181,9 +184,14 @@ async function explainCustom(
  * a prepared statement switches to after five runs if it does not look costlier than the custom
  * ones. PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN), so this forces it with plan_cache_mode.
  */
-async function explainGeneric(conn: Conn, name: QueryName, literals: string[]): Promise<string> {
+async function explainGeneric(
+  conn: Conn,
+  name: QueryName,
+  literals: string[],
+  q: Queries = queries,
+): Promise<string> {
   const statement = `pgwake_explain_${name.toLowerCase()}`;
-  await conn.unsafe(`prepare ${statement} as ${queries.text(name)}`);
+  await conn.unsafe(`prepare ${statement} as ${q.text(name)}`);
   try {
     return await rolledBack(conn, async () => {
       await conn.unsafe("set local plan_cache_mode = force_generic_plan");
@@ -230,9 +238,7 @@ async function time(
   for (let i = 0; i < runs; i++) {
     await rolledBack(conn, async () => {
       const t0 = performance.now();
-      const result = await conn
-        .unsafe(text, params as never[], { prepare: true })
-        .values();
+      const result = await conn.unsafe(text, params as never[], { prepare: true }).values();
       samples.push(performance.now() - t0);
       if (expectRows !== undefined && result.length !== expectRows) {
         throw new Error(`${label}: expected ${expectRows} rows, got ${result.length}`);
@@ -397,9 +403,11 @@ async function beforeAnalyze(conn: Conn, schema: string, oldIndex: boolean): Pro
   );
   const reltuples = async (): Promise<number> =>
     Number(
-      (await rows(conn, `select reltuples from pg_class where oid = $1::regclass`, [
-        `${schema}._jobs`,
-      ]))[0]![0],
+      (
+        await rows(conn, `select reltuples from pg_class where oid = $1::regclass`, [
+          `${schema}._jobs`,
+        ])
+      )[0]![0],
     );
   const before = await reltuples();
   const [[statistics, pages]] = (await rows(
@@ -411,13 +419,21 @@ async function beforeAnalyze(conn: Conn, schema: string, oldIndex: boolean): Pro
   log(`  reltuples ${before}, pg_stats rows ${statistics}, pages ${pages}`);
   if (before !== -1) log(`  WARNING: reltuples is ${before}, not -1: the table has been analyzed`);
   const planKey = oldIndex ? "old-index" : "fresh";
+  const title = oldIndex
+    ? "claimJobs before the first ANALYZE, with the removed (queue, state) index"
+    : "claimJobs before the first ANALYZE";
+  const call = `claimJobs('emails', ${CLAIM_LIMIT}, 'explain')  -- ${FRESH_QUEUED.toLocaleString("en")} queued jobs, schema ${schema}`;
   record(
     planKey,
-    oldIndex
-      ? "claimJobs before the first ANALYZE, with the removed (queue, state) index"
-      : "claimJobs before the first ANALYZE",
-    `claimJobs('emails', ${CLAIM_LIMIT}, 'explain')  -- ${FRESH_QUEUED.toLocaleString("en")} queued jobs, schema ${schema}`,
+    `${title}, custom plan`,
+    call,
     await explainCustom(conn, "claimJobs", ["emails", CLAIM_LIMIT, "explain"], { q }),
+  );
+  record(
+    `${planKey}-generic`,
+    `${title}, generic plan`,
+    call,
+    await explainGeneric(conn, "claimJobs", ["'emails'", String(CLAIM_LIMIT), "'explain'"], q),
   );
   const timing = await time(
     conn,
@@ -553,30 +569,64 @@ interface Branch {
   ms?: number;
 }
 
-/** The branches of an Append at the top of a plan (queueStats' UNION ALL), in order. */
-function appendBranches(plan: string, labels: string[]): Branch[] {
+const STATS_BRANCHES = ["queued", "scheduled", "running", "finished"];
+
+/**
+ * The branches of queueStats' UNION ALL: the children of the plan's Append (or Parallel Append,
+ * which PostgreSQL 18 may put under a Gather and reorder), named by what they count and returned
+ * in the statement's order.
+ */
+function appendBranches(plan: string): Branch[] {
   const lines = plan.split("\n");
-  const starts = lines.flatMap((line, i) => (/^ {2}->\s/.test(line) ? [i] : []));
-  return starts.map((start, k) => {
-    const chunk = lines.slice(start, starts[k + 1] ?? lines.length);
-    const until = chunk.findIndex((line) => /^\S/.test(line));
-    const text = chunk.slice(0, until < 0 ? undefined : until).join("\n");
-    const scan = node(text, /(?:Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)\b.* on _jobs\b/);
-    const buffers = text.match(/Buffers: (shared [^\n]*)/)?.[1] ?? "?";
+  const at = lines.findIndex((line) => /^(?:\s*->\s+)?(?:Parallel )?Append\b/.test(line));
+  if (at < 0) return [];
+  const childCol = lines[at]!.search(/(?:Parallel )?Append\b/) + 2;
+  const isChild = (line: string) =>
+    line.indexOf("->") === childCol && line.slice(0, childCol).trim() === "";
+  const starts: number[] = [];
+  for (let i = at + 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() !== "" && line.search(/\S/) < childCol) break;
+    if (isChild(line)) starts.push(i);
+  }
+  const branches = starts.map((start, k) => {
+    const next = starts[k + 1];
+    let stop = start + 1;
+    while (
+      stop < lines.length &&
+      stop !== next &&
+      (lines[stop]!.trim() === "" || lines[stop]!.search(/\S/) > childCol)
+    ) {
+      stop++;
+    }
+    const chunk = lines.slice(start, stop);
+    const text = chunk.join("\n");
+    const scan = node(
+      text,
+      /(?:Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)\b.* on _jobs\b/,
+    );
+    const index = text.match(/using _jobs_(claim|scheduled|running|finished)_idx/)?.[1];
+    const label = /Group Key/.test(text)
+      ? "finished"
+      : ((
+          { claim: "queued", scheduled: "scheduled", running: "running" } as Record<string, string>
+        )[index ?? ""] ?? `branch ${k + 1}`);
     return {
-      label: labels[k] ?? `branch ${k + 1}`,
+      label,
       scan: scan ? nodeName(scan.line).replace(/ on _jobs\b.*$/, "") : "?",
-      rows:
-        scan?.rows !== undefined ? Math.round(scan.rows * (scan.loops ?? 1)) : undefined,
+      rows: scan?.rows !== undefined ? Math.round(scan.rows * (scan.loops ?? 1)) : undefined,
       heapFetches: scan ? num(scan.details, /Heap Fetches: (\d+)/) : undefined,
-      buffers,
+      buffers: text.match(/Buffers: (shared [^\n]*)/)?.[1] ?? "?",
       estimatedCost: num(chunk[0]!, /cost=[\d.]+\.\.([\d.]+)/),
       ms: actualTime(chunk[0]),
     };
   });
+  const order = (b: Branch) => {
+    const i = STATS_BRANCHES.indexOf(b.label);
+    return i < 0 ? STATS_BRANCHES.length : i;
+  };
+  return branches.sort((a, b) => order(a) - order(b));
 }
-
-const STATS_BRANCHES = ["queued", "scheduled", "running", "finished (by state)"];
 
 /** Every scan of the jobs table in a plan: "Index Scan using X", "Seq Scan", ... */
 function jobScans(plan: string): string[] {
@@ -623,7 +673,8 @@ async function main(): Promise<void> {
       conn,
       `select name, setting || coalesce(' (' || unit || ')', '') from pg_settings
        where name in ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost',
-                      'jit', 'max_parallel_workers_per_gather', 'plan_cache_mode')
+                      'jit', 'max_parallel_workers_per_gather', 'plan_cache_mode', 'fsync',
+                      'synchronous_commit', 'full_page_writes')
        order by name`,
     )) as Array<[string, string]>;
     const counts = (
@@ -840,6 +891,10 @@ interface Facts {
   minutes: number;
 }
 
+function isLocal(): boolean {
+  return ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(new URL(DATABASE_URL).hostname);
+}
+
 function shortVersion(version: string): string {
   return version.match(/PostgreSQL [\d.]+\w*/)?.[0] ?? version;
 }
@@ -851,7 +906,7 @@ function freshRun(oldIndex: boolean): FreshRun {
 }
 
 function finishedScan(key: string): string {
-  return appendBranches(planOf(key), STATS_BRANCHES)[3]?.scan ?? "?";
+  return appendBranches(planOf(key)).find((b) => b.label === "finished")?.scan ?? "?";
 }
 
 function summary(version: string, settings: Array<[string, string]>): Summary {
@@ -859,11 +914,13 @@ function summary(version: string, settings: Array<[string, string]>): Summary {
   return {
     version,
     settings: settings.map(([name, value]) => `${name} = ${value}`).join(", "),
+    local: isLocal(),
     claimPicked: pickedShape(planOf("claim")),
     claimExec: execTime(planOf("claim")),
     claimP50: claimTiming.p50,
     claimP95: claimTiming.p95,
     freshPicked: pickedShape(planOf("fresh")),
+    freshGenericPicked: pickedShape(planOf("fresh-generic")),
     freshExec: execTime(planOf("fresh")),
     freshP50: freshRun(false).timing.p50,
     oldPicked: pickedShape(planOf("old-index")),
@@ -907,6 +964,7 @@ function report(f: Facts, other?: Summary): string {
   const claimLock = node(claim, /->\s+LockRows /);
   const claimSort = node(claim, /^Sort /);
   const claimPkey = node(claim, /Index Scan using _jobs_pkey/);
+  const claimQueues = node(claim, /on _queues\b/);
   const churnScan = [churn1, churn2, vacuumed].map((p) => node(p, /using _jobs_claim_idx/));
   const claimTiming = timings[0]!;
   const statsTiming = timings.find((t) => t.label === "queueStats")!;
@@ -915,7 +973,9 @@ function report(f: Facts, other?: Summary): string {
   const fresh = freshRun(false);
   const old = freshRun(true);
   const freshPlan = planOf(fresh.planKey);
+  const freshGeneric = planOf(`${fresh.planKey}-generic`);
   const oldPlan = planOf(old.planKey);
+  const oldGeneric = planOf(`${old.planKey}-generic`);
   const byState = new Map<string, number>();
   for (const [, state, n] of f.counts) byState.set(state, (byState.get(state) ?? 0) + n);
   const finished =
@@ -932,9 +992,7 @@ function report(f: Facts, other?: Summary): string {
     node(plan.text, /using _jobs_claim_idx/)?.details.includes("Rows Removed by Filter"),
   );
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const local = ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(
-    new URL(DATABASE_URL).hostname,
-  );
+  const local = isLocal();
   const definition = new Map(
     f.indexes.map(([name, def]) => [name, def.replaceAll(`${SCHEMA}.`, "")] as const),
   );
@@ -981,9 +1039,7 @@ function report(f: Facts, other?: Summary): string {
     ...f.counts.map(([queue, state, n]) => `| ${queue} | ${state} | ${fmt(n)} |`),
     `| **all** | | **${fmt(f.total)}** |`,
   );
-  p(
-    "Relations after loading (index definitions from `pg_indexes`, schema prefix left out):",
-  );
+  p("Relations after loading (index definitions from `pg_indexes`, schema prefix left out):");
   p(
     "| relation | size | definition |",
     "| --- | ---: | --- |",
@@ -1042,8 +1098,12 @@ function report(f: Facts, other?: Summary): string {
   if (claimPkey) {
     bullets.push(
       `- The UPDATE finds each picked row again through \`_jobs_pkey\` (Nested Loop, ` +
-        `${fmt(claimPkey.loops)} loops of 1 row) and joins the one \`_queues\` row by a Seq Scan ` +
-        "of that two-row, one-page table.",
+        `${fmt(claimPkey.loops)} loops of 1 row) and joins the one \`_queues\` row` +
+        (claimQueues
+          ? /Seq Scan/.test(claimQueues.line)
+            ? " by a Seq Scan of that two-row, one-page table."
+            : ` by \`${nodeName(claimQueues.line)}\`.`
+          : "."),
     );
   }
   if (claimSort) {
@@ -1117,9 +1177,17 @@ function report(f: Facts, other?: Summary): string {
             `rows=${fmt(estimated(freshScan.scan.line))} (there were ${fmt(FRESH_QUEUED)}).`
           : ": see the plan."),
     `- Execution Time ${execTime(freshPlan)} ms, Planning Time ${planningTime(freshPlan)} ms. ` +
-      `Timed as above (prepared, ${fresh.timing.runs} runs, each rolled back): p50 ` +
-      `${ms(fresh.timing.p50)}, p95 ${ms(fresh.timing.p95)}, max ${ms(fresh.timing.max)} ` +
-      `(plan cache: ${fresh.timing.cache}).`,
+      `Timed like the statements under “Timings” (prepared, ${fresh.timing.runs} runs, each ` +
+      `rolled back): p50 ${ms(fresh.timing.p50)}, p95 ${ms(fresh.timing.p95)}, max ` +
+      `${ms(fresh.timing.max)} (plan cache: ${fresh.timing.cache}).`,
+    `- The generic plan's \`picked\` CTE is \`${pickedShape(freshGeneric)}\` ` +
+      `(Execution Time ${execTime(freshGeneric)} ms, estimated total cost ${costOf(freshGeneric)} ` +
+      `against ${costOf(freshPlan)} for the custom plan). ` +
+      (/^[1-9]/.test(fresh.timing.cache)
+        ? "Without statistics the generic plan looks as cheap as the custom ones, so the " +
+          "prepared claim switched to it after five runs: it is the plan that drained this " +
+          "queue in the timed runs."
+        : "The prepared claim kept custom plans in the timed runs."),
   );
   const slower = (execTime(oldPlan) / execTime(freshPlan)).toFixed(0);
   p(
@@ -1134,7 +1202,8 @@ function report(f: Facts, other?: Summary): string {
           `(\`${oldScan.sort.details.match(/Sort Method: [^\n]*/)?.[0]?.trim() ?? "?"}\`) to ` +
           `keep ${CLAIM_LIMIT}. Execution Time ${execTime(oldPlan)} ms, about ${slower} times ` +
           `the claim above; p50 ${ms(old.timing.p50)} over ${old.timing.runs} timed runs ` +
-          `(plan cache: ${old.timing.cache}).`
+          `(plan cache: ${old.timing.cache}; the generic plan's \`picked\` CTE is ` +
+          `\`${pickedShape(oldGeneric)}\`).`
         : `: in this run the planner did not sort the queued jobs even with that index ` +
           `(Execution Time ${execTime(oldPlan)} ms, p50 ${ms(old.timing.p50)}).`),
   );
@@ -1169,7 +1238,7 @@ function report(f: Facts, other?: Summary): string {
     ["generic", "stats-generic"],
     ["custom, after the churn step", "churn-stats"],
   ];
-  const branchesOf = new Map(variants.map(([, key]) => [key, appendBranches(planOf(key), STATS_BRANCHES)]));
+  const branchesOf = new Map(variants.map(([, key]) => [key, appendBranches(planOf(key))]));
   p(
     "`queueStats` is a UNION ALL of four counts for one queue: queued, scheduled and running " +
       "jobs, each meant to be counted in the partial index of its state, and finished jobs " +
@@ -1181,19 +1250,30 @@ function report(f: Facts, other?: Summary): string {
     "| plan | branch | scan of `_jobs` | rows | Heap Fetches | buffers | ms |",
     "| --- | --- | --- | ---: | ---: | --- | ---: |",
     ...variants.flatMap(([label, key]) => [
-      ...branchesOf.get(key)!.map(
-        (b) =>
-          `| ${label} | ${b.label} | ${b.scan} | ${fmt(b.rows)} | ` +
-          `${fmt(b.heapFetches)} | ${b.buffers} | ${b.ms ?? "?"} |`,
-      ),
+      ...branchesOf
+        .get(key)!
+        .map(
+          (b) =>
+            `| ${label} | ${b.label} | ${b.scan} | ${fmt(b.rows)} | ` +
+            `${b.heapFetches === undefined ? "" : fmt(b.heapFetches)} | ${b.buffers} | ${b.ms ?? "?"} |`,
+        ),
       `| ${label} | **Execution Time** | | | | | **${execTime(planOf(key))}** |`,
     ]),
   );
-  const main = branchesOf.get("stats")!;
-  const active = main.slice(0, 3);
-  const fin = main[3];
-  const finNoSeq = branchesOf.get("stats-noseq")![3];
-  const finGeneric = branchesOf.get("stats-generic")![3];
+  const parallelAppend = variants.filter(([, key]) => /Parallel Append/.test(planOf(key)));
+  if (parallelAppend.length > 0) {
+    p(
+      `In ${parallelAppend.map(([label]) => `the ${label} plan`).join(" and ")}, the branches sit ` +
+        "under a `Gather → Parallel Append` and run at the same time in different processes, so " +
+        "their times overlap instead of adding up to the Execution Time.",
+    );
+  }
+  const statsBranches = branchesOf.get("stats")!;
+  const active = statsBranches.filter((b) => b.label !== "finished");
+  const finishedOf = (key: string) => branchesOf.get(key)!.find((b) => b.label === "finished");
+  const fin = finishedOf("stats");
+  const finNoSeq = finishedOf("stats-noseq");
+  const finGeneric = finishedOf("stats-generic");
   const indexOnly = (b: Branch | undefined) => !!b && /Index Only Scan/.test(b.scan);
   const statsBullets: string[] = [];
   statsBullets.push(
@@ -1226,9 +1306,13 @@ function report(f: Facts, other?: Summary): string {
                     `${f.settings.find(([n]) => n === "random_page_cost")?.[1] ?? "?"} pricing ` +
                     "index pages as random reads); "
                   : "") +
-                (finNoSeq.ms !== undefined && fin.ms !== undefined && finNoSeq.ms < fin.ms
-                  ? "here the index-only scan was the faster of the two. "
-                  : "here it was not faster. ")
+                (finNoSeq.ms === undefined || fin.ms === undefined
+                  ? ""
+                  : finNoSeq.ms < fin.ms * 0.9
+                    ? "here the index-only scan was the faster of the two. "
+                    : finNoSeq.ms > fin.ms * 1.1
+                      ? "here the index-only scan was also the slower one. "
+                      : "here the two took about as long (within 10%). ")
               : "") +
             "The statement's comment in `sql/queries/job.sql` (“Each count reads its own " +
             "partial index”) therefore does not hold for this custom plan.",
@@ -1246,8 +1330,11 @@ function report(f: Facts, other?: Summary): string {
   const churnBranches = branchesOf.get("churn-stats")!;
   statsBullets.push(
     "- Index-only scans also depend on the visibility map. After the churn step below " +
-      `(${fmt(CHURN)} claims committed, no vacuum) the branches made Heap Fetches ` +
-      `${churnBranches.map((b) => `${fmt(b.heapFetches)} (${b.label})`).join(", ")}, ` +
+      `(${fmt(CHURN)} claims committed, no vacuum) the index-only branches made Heap Fetches ` +
+      `${churnBranches
+        .filter((b) => b.heapFetches !== undefined)
+        .map((b) => `${fmt(b.heapFetches)} (${b.label})`)
+        .join(", ")}, ` +
       `Execution Time ${execTime(churnStats)} ms: pages holding active jobs lose their ` +
       "all-visible bit whenever a job on them changes, until vacuum sets it again.",
   );
@@ -1314,11 +1401,15 @@ function report(f: Facts, other?: Summary): string {
     const b = shortVersion(other.version);
     p(`## Second run: ${b}`);
     p(
-      `**Not from this run.** The script was also run against \`${other.version}\` ` +
-        "(an embedded server on the same machine, started for the run) and wrote its key " +
-        "numbers as JSON; this run read them (`EXPLAIN_COMPARE`) to build the table below. " +
-        "Same data, statements and steps; different server settings " +
-        `(that run: ${other.settings}), so compare plan shapes and orders of magnitude only.`,
+      `**Not from this run.** The script was also run against \`${other.version}\`` +
+        (other.local ? " on the same machine" : "") +
+        " and wrote its key numbers as JSON (`EXPLAIN_SUMMARY`); this run read them " +
+        "(`EXPLAIN_COMPARE`) to build the table below. Same data, statements and steps; " +
+        (other.settings === mine.settings
+          ? "the same settings as listed under Setup. "
+          : `that run's settings: ${other.settings}. `) +
+        "Compare plan shapes and orders of magnitude only: one run each, on a small shared " +
+        "machine.",
     );
     const row = (label: string, x: string, y: string) => `| ${label} | ${x} | ${y} |`;
     p(
@@ -1326,15 +1417,48 @@ function report(f: Facts, other?: Summary): string {
       "| --- | --- | --- |",
       row("claim: `picked` CTE", `\`${mine.claimPicked}\``, `\`${other.claimPicked}\``),
       row("claim: Execution Time", `${mine.claimExec} ms`, `${other.claimExec} ms`),
-      row("claim: p50 / p95", `${ms(mine.claimP50)} / ${ms(mine.claimP95)}`, `${ms(other.claimP50)} / ${ms(other.claimP95)}`),
+      row(
+        "claim: p50 / p95",
+        `${ms(mine.claimP50)} / ${ms(mine.claimP95)}`,
+        `${ms(other.claimP50)} / ${ms(other.claimP95)}`,
+      ),
       row("before ANALYZE: `picked` CTE", `\`${mine.freshPicked}\``, `\`${other.freshPicked}\``),
-      row("before ANALYZE: Execution Time / p50", `${mine.freshExec} ms / ${ms(mine.freshP50)}`, `${other.freshExec} ms / ${ms(other.freshP50)}`),
-      row("before ANALYZE, old (queue, state) index: `picked` CTE", `\`${mine.oldPicked}\``, `\`${other.oldPicked}\``),
-      row("before ANALYZE, old index: Execution Time / p50", `${mine.oldExec} ms / ${ms(mine.oldP50)}`, `${other.oldExec} ms / ${ms(other.oldP50)}`),
+      row(
+        "before ANALYZE: `picked` CTE, generic plan",
+        `\`${mine.freshGenericPicked}\``,
+        `\`${other.freshGenericPicked}\``,
+      ),
+      row(
+        "before ANALYZE: Execution Time / p50",
+        `${mine.freshExec} ms / ${ms(mine.freshP50)}`,
+        `${other.freshExec} ms / ${ms(other.freshP50)}`,
+      ),
+      row(
+        "before ANALYZE, old (queue, state) index: `picked` CTE",
+        `\`${mine.oldPicked}\``,
+        `\`${other.oldPicked}\``,
+      ),
+      row(
+        "before ANALYZE, old index: Execution Time / p50",
+        `${mine.oldExec} ms / ${ms(mine.oldP50)}`,
+        `${other.oldExec} ms / ${ms(other.oldP50)}`,
+      ),
       row("queueStats custom: finished branch", `${mine.statsFinished}`, `${other.statsFinished}`),
-      row("queueStats generic: finished branch", `${mine.statsGenericFinished}`, `${other.statsGenericFinished}`),
-      row("queueStats custom: Execution Time / p50 (prepared)", `${mine.statsExec} ms / ${ms(mine.statsP50)}`, `${other.statsExec} ms / ${ms(other.statsP50)}`),
-      row("claim after churn, first run: Execution Time", `${mine.churnFirstExec} ms`, `${other.churnFirstExec} ms`),
+      row(
+        "queueStats generic: finished branch",
+        `${mine.statsGenericFinished}`,
+        `${other.statsGenericFinished}`,
+      ),
+      row(
+        "queueStats custom: Execution Time / p50 (prepared)",
+        `${mine.statsExec} ms / ${ms(mine.statsP50)}`,
+        `${other.statsExec} ms / ${ms(other.statsP50)}`,
+      ),
+      row(
+        "claim after churn, first run: Execution Time",
+        `${mine.churnFirstExec} ms`,
+        `${other.churnFirstExec} ms`,
+      ),
     );
   }
 

@@ -57,7 +57,7 @@ column queues.retention_ms bigint
 column queues.created_at timestamp with time zone
 column queues.updated_at timestamp with time zone
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
-index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, state, finished_at) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
+index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, finished_at) INCLUDE (state) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
 index CREATE UNIQUE INDEX _jobs_pkey ON _jobs USING btree (id)
 index CREATE INDEX _jobs_running_idx ON _jobs USING btree (queue, lease_expires_at) WHERE (state = 'running'::job_state)
 index CREATE INDEX _jobs_scheduled_idx ON _jobs USING btree (queue, run_at) WHERE (state = 'scheduled'::job_state)

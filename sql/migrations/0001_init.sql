@@ -87,7 +87,7 @@ create index _jobs_running_idx on /*schema*/_jobs (queue, lease_expires_at)
 -- an index on (queue, state) covering all jobs would also match the claim's condition, and a
 -- planner without statistics yet (a table filled before its first ANALYZE) then picks it and
 -- sorts every queued job on each claim. No index but _jobs_claim_idx may match queued jobs.
-create index _jobs_finished_idx on /*schema*/_jobs (queue, state, finished_at)
+create index _jobs_finished_idx on /*schema*/_jobs (queue, finished_at) include (state)
   where state in ('completed', 'failed', 'cancelled');
 
 -- Wakes the consumers of a queue: `n` jobs can run now, and the first delayed one is due at `at`
