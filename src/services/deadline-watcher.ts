@@ -2,8 +2,6 @@ import type { TickRow } from "../db/rows.js";
 import type { ReadyNotice } from "../notify/listener.js";
 import { unrefTimer } from "../util/timer.js";
 
-/** Until the first tick reports a queue's lease time, assume the default. */
-const DEFAULT_LEASE_MS = 30_000;
 /** Timers may fire a little early; the database must see the deadline as passed. */
 const TIMER_SLACK_MS = 2;
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -14,7 +12,8 @@ const TICK_BATCH = 1000;
 
 interface Watched {
   consumers: number;
-  leaseMs: number;
+  /** The queue's lease time, once a tick has reported it. */
+  leaseMs: number | undefined;
   timer: NodeJS.Timeout | undefined;
   /** When the timer fires, on the monotonic clock (`performance.now()`). */
   timerAt: number;
@@ -61,7 +60,7 @@ export class DeadlineWatcher {
     if (!watched) {
       watched = {
         consumers: 0,
-        leaseMs: DEFAULT_LEASE_MS,
+        leaseMs: undefined,
         timer: undefined,
         timerAt: Infinity,
         ticking: false,
@@ -92,7 +91,11 @@ export class DeadlineWatcher {
         ? notice.atMs - (Date.now() + this.clockOffsetMs)
         : notice.inMs;
     if (dueInMs !== null) this.arm(notice.queue, dueInMs + TIMER_SLACK_MS);
-    if (notice.ready > 0) this.arm(notice.queue, watched.leaseMs + TIMER_SLACK_MS);
+    // Until a tick has told us the lease time, guessing it could arm the timer far too late: tick
+    // now instead (which also sees the job, if an earlier tick's snapshot did not).
+    if (notice.ready > 0) {
+      this.arm(notice.queue, watched.leaseMs === undefined ? 0 : watched.leaseMs + TIMER_SLACK_MS);
+    }
   }
 
   /** Ticks every watched queue now (the safety poll, a reconnect). */
@@ -153,13 +156,13 @@ export class DeadlineWatcher {
 }
 
 /** When to tick again, from what a tick reported; undefined when nothing is pending. */
-function nextDelay(result: TickRow, leaseMs: number): number | undefined {
+function nextDelay(result: TickRow, leaseMs: number | undefined): number | undefined {
   if (result.promoted >= TICK_BATCH || result.rescued >= TICK_BATCH) return 0;
   const candidates: number[] = [];
   if (result.overdue > result.promoted + result.rescued) candidates.push(RECHECK_OVERDUE_MS);
   if (result.nextDueMs !== null) candidates.push(result.nextDueMs + TIMER_SLACK_MS);
   if (result.nextExpiryMs !== null) candidates.push(result.nextExpiryMs + TIMER_SLACK_MS);
   // Runnable jobs nobody has claimed yet may be claimed any moment, by a consumer that may die.
-  if (result.hasReady) candidates.push(leaseMs + TIMER_SLACK_MS);
+  if (result.hasReady) candidates.push((leaseMs ?? 0) + TIMER_SLACK_MS);
   return candidates.length > 0 ? Math.min(...candidates) : undefined;
 }
