@@ -1,11 +1,15 @@
 import type { Job } from "./job.js";
 import type { Wakeups } from "./notify/wakeups.js";
+import type { Filter } from "./options.js";
 
 /** What a consumer loop needs from the client. */
 export interface ConsumerHost {
   readonly wakeups: Wakeups;
-  /** Claims up to `limit` jobs of `queue`; the jobs are held (heartbeated) from now on. */
-  claim(queue: string, limit: number): Promise<Array<Job<unknown, unknown>>>;
+  /**
+   * Claims up to `limit` jobs of `queue` (whose attributes contain `filter`, if given); the jobs
+   * are held (heartbeated) from now on.
+   */
+  claim(queue: string, limit: number, filter: Filter): Promise<Array<Job<unknown, unknown>>>;
   /** Hands claimed jobs that never reached a handler back, without counting the attempt. */
   releaseUndelivered(jobs: Array<Job<unknown, unknown>>): Promise<void>;
   /** A delivered job left unsettled: straight back to the queue, counting the attempt. */
@@ -42,6 +46,7 @@ export class Claimer {
   constructor(
     private readonly host: ConsumerHost,
     private readonly queue: string,
+    private readonly filter: Filter,
     private readonly stop: AbortSignal,
   ) {}
 
@@ -66,7 +71,7 @@ export class Claimer {
     const seen = this.host.wakeups.generation(this.queue);
     let jobs: Array<Job<unknown, unknown>>;
     try {
-      jobs = await this.host.claim(this.queue, limit);
+      jobs = await this.host.claim(this.queue, limit, this.filter);
       this.failures = 0;
     } catch (error) {
       this.host.reportError(error);

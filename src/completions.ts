@@ -72,6 +72,17 @@ export class Completions {
     if (xid !== undefined) this.scheduleRecheck();
   }
 
+  /**
+   * The send turned out to be a job that already existed (its dedup key was held): whoever
+   * waits on `from` waits on `to` instead.
+   */
+  redirect(queue: string, from: string, to: string): void {
+    const waiter = this.waiters.get(from);
+    if (!waiter) return;
+    this.waiters.delete(from);
+    this.watch(queue, to).then(waiter.result.resolve, waiter.result.reject);
+  }
+
   /** The job's insert failed: its waiter rejects with the same error. */
   abandon(id: string, error: unknown): void {
     const waiter = this.waiters.get(id);

@@ -89,14 +89,24 @@ export class QueueNotFoundError extends PgwakeError {
  */
 export class QueueFullError extends PgwakeError {
   readonly queue: string;
+  /** Jobs of a `sendMany` that were enqueued before it gave up (always empty for `send`). */
+  readonly written: string[];
 
-  constructor(queue: string, message?: string) {
+  constructor(
+    queue: string,
+    options: { message?: string; written?: string[]; cause?: unknown } = {},
+  ) {
+    const written = options.written ?? [];
     super(
       "QUEUE_FULL",
-      message ??
-        `queue "${queue}" stayed full until the send gave up: raise the queue's maxSize, add consumers, or wait longer`,
+      options.message ??
+        `queue "${queue}" stayed full until the send gave up` +
+          (written.length > 0 ? ` (${written.length} of its jobs were enqueued before that)` : "") +
+          `: raise the queue's maxSize, add consumers, or wait longer`,
+      { cause: options.cause },
     );
     this.queue = queue;
+    this.written = written;
   }
 }
 
@@ -310,6 +320,21 @@ export function sqlStateOf(error: unknown): string | undefined {
  */
 export function toPgwakeError(operation: string, error: unknown): PgwakeError {
   if (error instanceof PgwakeError) return error;
+  // pgwake's own SQLSTATEs (migration 0002), raised by SQL functions.
+  const message = error instanceof Error ? error.message : String(error);
+  switch (sqlStateOf(error)) {
+    case "PW001":
+    case "PW005":
+      return Object.assign(new ValidationError("options", message), { cause: error });
+    case "PW002":
+      return Object.assign(new QueueNotFoundError(/"([^"]*)"/.exec(message)?.[1] ?? "?"), {
+        cause: error,
+      });
+    case "PW003":
+      return new QueueFullError(/"([^"]*)"/.exec(message)?.[1] ?? "?", { message, cause: error });
+    case "PW004":
+      return Object.assign(new ValidationError("options.after", message), { cause: error });
+  }
   return new DatabaseError(operation, error);
 }
 

@@ -168,6 +168,8 @@ export interface QueueSettings {
 
 export interface NormalisedSend {
   payloadText: string;
+  key: string | undefined;
+  after: string[] | undefined;
   delayMs: number | undefined;
   runAt: Date | undefined;
   priority: number | undefined;
@@ -305,13 +307,11 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
   const options = checkOptions<QueueOptions>(value, field, QUEUE_KEYS);
   const backoff = checkOptions<BackoffOptions>(options.backoff, `${field}.backoff`, BACKOFF_KEYS);
   const d = QUEUE_DEFAULTS;
-  for (const [key, what] of Object.entries(QUEUE_NOT_YET)) {
-    if ((options as Record<string, unknown>)[key] !== undefined) {
-      throw new ValidationError(
-        `${field}.${key}`,
-        `${field}.${key} (${what}) is not available in this version of pgwake yet: leave it out`,
-      );
-    }
+  if (options.retention !== undefined) {
+    throw new ValidationError(
+      `${field}.retention`,
+      `${field}.retention (deleting finished jobs) is not available in this version of pgwake yet: leave it out`,
+    );
   }
   const deadLetter = optional(options.deadLetter, null, (v) =>
     checkQueueName(v, `${field}.deadLetter`),
@@ -350,17 +350,11 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
       checkDuration(v, `${field}.backoff.max`),
     ),
     leaseMs,
-    maxSize: null,
+    maxSize: optional(options.maxSize, null, (v) => checkInteger(v, `${field}.maxSize`, 1)),
     deadLetter,
     retentionMs: d.retentionMs,
   };
 }
-
-/** Queue options of the contract that land in a later version; refused, never ignored. */
-const QUEUE_NOT_YET = {
-  maxSize: "backpressure",
-  retention: "deleting finished jobs",
-} as const;
 
 const SEND_KEYS = [
   "delay",
@@ -375,12 +369,6 @@ const SEND_KEYS = [
   "key",
 ] as const;
 
-/** Options that are part of the contract but land in a later version; refused, never ignored. */
-const NOT_YET: Partial<Record<(typeof SEND_KEYS)[number], string>> = {
-  after: "dependencies (after)",
-  key: "dedup keys (key)",
-};
-
 export function normaliseSend(
   payload: unknown,
   value: unknown,
@@ -389,14 +377,6 @@ export function normaliseSend(
 ): NormalisedSend {
   const options = checkOptions<SendOptions>(value, `${field} options`, SEND_KEYS);
   const at = (key: string): string => `${field} options.${key}`;
-  for (const [key, what] of Object.entries(NOT_YET)) {
-    if ((options as Record<string, unknown>)[key] !== undefined) {
-      throw new ValidationError(
-        at(key),
-        `${what} are not available in this version of pgwake yet: leave the option out`,
-      );
-    }
-  }
   if (options.delay !== undefined && options.runAt !== undefined) {
     throw new ValidationError(at("delay"), `give ${at("delay")} or options.runAt, not both`);
   }
@@ -416,6 +396,8 @@ export function normaliseSend(
     attributes: optional(options.attributes, undefined, (v) =>
       checkAttributes(v, at("attributes")),
     ),
+    key: optional(options.key, undefined, (v) => checkKey(v, at("key"))),
+    after: optional(options.after, undefined, (v) => checkAfter(v, at("after"))),
     maxAttempts: optional(options.maxAttempts, undefined, (v) =>
       checkInteger(v, at("maxAttempts"), 1),
     ),
@@ -467,35 +449,34 @@ export function normaliseSendMany(
 const RECEIVE_KEYS = ["batch", "signal", "filter"] as const;
 const WORK_KEYS = ["concurrency", "batch", "filter"] as const;
 
-function refuseFilter(filter: unknown, field: string): void {
-  if (filter !== undefined) {
-    throw new ValidationError(
-      `${field}.filter`,
-      "attribute filters are not available in this version of pgwake yet: leave the option out",
-    );
-  }
+/** A consumer's filter: jobs whose attributes contain all of these (null: every job). */
+export type Filter = Record<string, Json> | null;
+
+function checkFilter(value: unknown, field: string): Filter {
+  return optional(value, null, (v) => checkAttributes(v, field));
 }
 
 export function normaliseReceive(value: unknown): {
   batch: number;
   signal: AbortSignal | undefined;
+  filter: Filter;
 } {
   const options = checkOptions<ReceiveOptions>(value, "receive options", RECEIVE_KEYS);
-  refuseFilter(options.filter, "receive options");
   return {
     batch: optional(options.batch, 1, (v) => checkInteger(v, "receive options.batch", 1, 1000)),
     signal: optional(options.signal, undefined, (v) => checkSignal(v, "receive options.signal")),
+    filter: checkFilter(options.filter, "receive options.filter"),
   };
 }
 
 export function normaliseWork(
   handler: unknown,
   value: unknown,
-): { concurrency: number; batch: number } {
+): { concurrency: number; batch: number; filter: Filter } {
   if (typeof handler !== "function") invalid("work handler", "a function (job) => result", handler);
   const options = checkOptions<WorkOptions>(value, "work options", WORK_KEYS);
-  refuseFilter(options.filter, "work options");
   return {
+    filter: checkFilter(options.filter, "work options.filter"),
     concurrency: optional(options.concurrency, 1, (v) =>
       checkInteger(v, "work options.concurrency", 1, 10_000),
     ),
@@ -508,12 +489,45 @@ export function normaliseNack(value: unknown): { delayMs: number | null } {
   return { delayMs: optional(options.delay, null, (v) => checkDuration(v, "nack options.delay")) };
 }
 
-/** `cancel` takes an id or a list of ids (filters come later). */
-export function normaliseCancelTarget(value: unknown): string[] {
-  if (typeof value === "string") return [checkJobId(value, "cancel id")];
-  if (Array.isArray(value)) return value.map((id, index) => checkJobId(id, `cancel ids[${index}]`));
-  if (isPlainObject(value) && "filter" in value) refuseFilter(value.filter, "cancel");
-  return invalid("cancel target", "a job id or an array of job ids", value);
+/** `cancel` takes an id, a list of ids, or `{ filter }` (every unfinished job that matches). */
+export function normaliseCancelTarget(
+  value: unknown,
+): { ids: string[] } | { filter: Record<string, Json> } {
+  if (typeof value === "string") return { ids: [checkJobId(value, "cancel id")] };
+  if (Array.isArray(value)) {
+    return { ids: value.map((id, index) => checkJobId(id, `cancel ids[${index}]`)) };
+  }
+  if (isPlainObject(value) && Object.keys(value).length === 1 && "filter" in value) {
+    const filter = checkAttributes(value.filter, "cancel filter");
+    if (Object.keys(filter).length === 0) {
+      throw new ValidationError(
+        "cancel filter",
+        "cancel filter {} would cancel every job of the queue: name at least one attribute",
+      );
+    }
+    return { filter };
+  }
+  return invalid(
+    "cancel target",
+    "a job id, an array of job ids, or { filter: { attribute: value } }",
+    value,
+  );
+}
+
+/** Dedup keys: 1-512 characters. */
+function checkKey(value: unknown, field: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > 512) {
+    invalid(field, "a string of 1-512 characters", value);
+  }
+  toJsonText(value, field); // NUL and lone surrogates
+  return value;
+}
+
+/** Dependencies: job ids (at most 1000). */
+function checkAfter(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) invalid(field, "an array of job ids", value);
+  if (value.length > 1000) invalid(field, "at most 1000 job ids", value);
+  return [...new Set(value.map((id, index) => checkJobId(id, `${field}[${index}]`)))];
 }
 
 export { checkDuration, checkJobId, checkOptions, checkQueueName };

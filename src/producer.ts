@@ -1,5 +1,6 @@
-import { AbortedError, QueueNotFoundError } from "./errors.js";
-import type { Db, InsertRow, Queries } from "./db/queries.js";
+import { AbortedError, QueueFullError, QueueNotFoundError, ValidationError } from "./errors.js";
+import type { Db, EnqueueResult, InsertRow, Queries } from "./db/queries.js";
+import type { Wakeups } from "./notify/wakeups.js";
 import type { NormalisedSend } from "./options.js";
 import type { Written } from "./sent-job.js";
 import { MAX_STATEMENT_BYTES } from "./settler.js";
@@ -9,26 +10,34 @@ import { Coalescer } from "./util/coalescer.js";
 const MAX_INSERTS_IN_FLIGHT = 4;
 const MAX_ROWS_PER_INSERT = 1000;
 
+type Attempt = EnqueueResult & { xid: string | undefined };
+
 /**
- * Writes jobs. Concurrent `send` calls in one process share insert statements (so they also share
- * one transaction commit and one NOTIFY per queue); `sendMany` and sends inside a caller's
- * transaction are one statement of their own.
+ * Writes jobs, through `_enqueue` (migration 0002). Concurrent `send` calls in one process share
+ * insert statements (so they also share one transaction commit and one NOTIFY per queue);
+ * `sendMany` and sends inside a caller's transaction are statements of their own.
+ *
+ * A job whose bounded queue is full waits for room: `room` is woken by the `done` notifications
+ * of its queue, and the generation is read before each attempt, so room freed between the
+ * attempt and the wait is never missed. `timeout` and `signal` give up with `QueueFullError`.
  */
 export class Producer {
-  private readonly inserts: Coalescer<InsertRow, Written>;
+  private readonly inserts: Coalescer<InsertRow, Attempt>;
 
   constructor(
     private readonly queries: Queries,
     private readonly db: Db,
+    private readonly room: Wakeups,
   ) {
     this.inserts = new Coalescer(
       async (rows) => {
-        const { ids, xid } = await queries.insertJobs(db, rows);
-        return rows.map((row) =>
-          ids.has(row.id)
-            ? { ok: true, value: { xid } }
-            : { ok: false, error: new QueueNotFoundError(row.queue) },
-        );
+        const { results, xid } = await queries.insertJobs(db, rows, false);
+        return rows.map((row) => {
+          const result = results.get(row.id);
+          return result
+            ? { ok: true, value: { ...result, xid } }
+            : { ok: false, error: new Error("internal: _enqueue lost a job") };
+        });
       },
       {
         maxBatch: MAX_ROWS_PER_INSERT,
@@ -39,25 +48,78 @@ export class Producer {
     );
   }
 
-  /** Writes one job; resolves once it is committed (or written, inside `tx`). */
+  /** Writes one job; resolves once it is committed (or written, inside `tx`), or deduplicated. */
   async send(queue: string, id: string, job: NormalisedSend): Promise<Written> {
-    checkSignal(job.signal, "send");
+    checkNotAborted(job.signal, "send");
+    const giveUp = new GiveUp(job);
     const row = insertRow(queue, id, job);
-    if (job.tx) return this.insertNow(job.tx as unknown as Db, queue, [row]);
-    return this.inserts.push(row);
+    const untrack = this.room.track(queue);
+    try {
+      for (;;) {
+        const seen = this.room.generation(queue);
+        const attempt = job.tx
+          ? await this.attempt(job.tx as unknown as Db, [row], false).then((r) => r[0]!)
+          : await this.inserts.push(row);
+        switch (attempt.status) {
+          case "inserted":
+            return { ids: [id], xid: attempt.xid };
+          case "existing":
+            return { ids: [attempt.existingId!], xid: undefined };
+          case "conflict":
+            continue; // the key's holder committed meanwhile: the next attempt finds it
+          case "full":
+            await this.waitForRoom(queue, seen, giveUp, []);
+            continue;
+          default:
+            throw refusal(queue, attempt);
+        }
+      }
+    } finally {
+      untrack();
+    }
   }
 
-  /** Writes jobs in one statement, all or none. */
+  /**
+   * Writes jobs in one statement. Bad input anywhere (a missing queue, unknown dependencies)
+   * writes nothing. In a bounded queue, jobs are admitted in order as room frees.
+   */
   async sendMany(
     queue: string,
     ids: string[],
     jobs: NormalisedSend[],
     batch: NormalisedSend,
   ): Promise<Written> {
-    checkSignal(batch.signal, "sendMany");
-    if (jobs.length === 0) return { xid: undefined };
-    const rows = jobs.map((job, index) => insertRow(queue, ids[index]!, job));
-    return this.insertNow(batch.tx ? (batch.tx as unknown as Db) : this.db, queue, rows);
+    checkNotAborted(batch.signal, "sendMany");
+    const giveUp = new GiveUp(batch);
+    if (jobs.length === 0) return { ids: [], xid: undefined };
+    const db = batch.tx ? (batch.tx as unknown as Db) : this.db;
+    const written = new Map<string, string>(); // our id → the job's id
+    let xid: string | undefined;
+    let pending = jobs.map((job, index) => insertRow(queue, ids[index]!, job));
+    const untrack = this.room.track(queue);
+    try {
+      while (pending.length > 0) {
+        const seen = this.room.generation(queue);
+        const attempts = await this.attempt(db, pending, true);
+        const retry: InsertRow[] = [];
+        for (const [index, attempt] of attempts.entries()) {
+          if (attempt.status === "inserted") {
+            written.set(attempt.id, attempt.id);
+            xid = attempt.xid;
+          } else if (attempt.status === "existing") written.set(attempt.id, attempt.existingId!);
+          else if (attempt.status === "full" || attempt.status === "conflict")
+            retry.push(pending[index]!);
+          else if (attempt.status !== "skipped") throw refusal(queue, attempt);
+        }
+        pending = retry;
+        if (retry.length > 0 && attempts.some((a) => a.status === "full")) {
+          await this.waitForRoom(queue, seen, giveUp, [...written.values()]);
+        }
+      }
+      return { ids: ids.map((id) => written.get(id)!), xid };
+    } finally {
+      untrack();
+    }
   }
 
   /** Resolves when every send asked for so far is written. */
@@ -65,20 +127,63 @@ export class Producer {
     return this.inserts.drain();
   }
 
-  private async insertNow(db: Db, queue: string, rows: InsertRow[]): Promise<Written> {
-    const { ids, xid } = await this.queries.insertJobs(db, rows);
-    // All rows share one queue, so they were all written or (the queue is missing) none was.
-    if (ids.size < rows.length) throw new QueueNotFoundError(queue);
-    return { xid };
+  private async attempt(db: Db, rows: InsertRow[], atomic: boolean): Promise<Attempt[]> {
+    const { results, xid } = await this.queries.insertJobs(db, rows, atomic);
+    return rows.map((row) => ({ ...results.get(row.id)!, xid }));
+  }
+
+  private async waitForRoom(
+    queue: string,
+    seen: number,
+    giveUp: GiveUp,
+    written: string[],
+  ): Promise<void> {
+    const signal = giveUp.signal();
+    await this.room.wait(queue, seen, signal);
+    if (signal?.aborted) throw new QueueFullError(queue, { written, cause: signal.reason });
   }
 }
 
-function checkSignal(signal: AbortSignal | undefined, what: string): void {
+/**
+ * When a waiting send gives up: its `signal`, or `timeout` after the send started. The timer is
+ * only made when the send has to wait, so sends that never do pay nothing for it.
+ */
+class GiveUp {
+  private readonly deadline: number | undefined;
+
+  constructor(private readonly job: NormalisedSend) {
+    this.deadline = job.timeoutMs === undefined ? undefined : performance.now() + job.timeoutMs;
+  }
+
+  signal(): AbortSignal | undefined {
+    const signals: AbortSignal[] = [];
+    if (this.job.signal) signals.push(this.job.signal);
+    if (this.deadline !== undefined) {
+      signals.push(AbortSignal.timeout(Math.max(0, Math.ceil(this.deadline - performance.now()))));
+    }
+    return signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
+  }
+}
+
+function checkNotAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) {
     throw new AbortedError(`${what} was aborted by its signal before anything was written`, {
       cause: signal.reason,
     });
   }
+}
+
+/** The error for a job `_enqueue` refused. */
+function refusal(queue: string, attempt: EnqueueResult): Error {
+  if (attempt.status === "no_queue") return new QueueNotFoundError(queue);
+  if (attempt.status === "unknown_after") {
+    return new ValidationError(
+      "options.after",
+      `options.after names jobs that do not exist: ${attempt.detail}; nothing was written. ` +
+        `Wait on jobs of this database only, and before retention deletes them`,
+    );
+  }
+  return new Error(`internal: unexpected enqueue status ${attempt.status}`);
 }
 
 function insertRow(queue: string, id: string, job: NormalisedSend): InsertRow {
@@ -91,5 +196,7 @@ function insertRow(queue: string, id: string, job: NormalisedSend): InsertRow {
     delay_ms: job.delayMs,
     run_at: job.runAt?.toISOString(),
     max_attempts: job.maxAttempts,
+    key: job.key,
+    after: job.after,
   };
 }

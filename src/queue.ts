@@ -133,12 +133,12 @@ export class Queue<P = Json, R = Json> implements SentHost {
    * @throws ValidationError (when iteration starts) on bad options.
    */
   async *receive(options?: ReceiveOptions): AsyncGenerator<Job<P, R>, void, undefined> {
-    const { batch, signal } = normaliseReceive(options);
+    const { batch, signal, filter } = normaliseReceive(options);
     this.assertOpen("receive");
     const stop = signal
       ? AbortSignal.any([signal, this.runtime.closing.signal])
       : this.runtime.closing.signal;
-    yield* receive<P, R>(this.runtime, this.name, batch, stop);
+    yield* receive<P, R>(this.runtime, this.name, { batch, filter }, stop);
   }
 
   /**
@@ -148,17 +148,10 @@ export class Queue<P = Json, R = Json> implements SentHost {
    * @throws ValidationError on bad options.
    */
   work(handler: Handler<P, R>, options?: WorkOptions): Worker<P, R> {
-    const { concurrency, batch } = normaliseWork(handler, options);
+    const settings = normaliseWork(handler, options);
     this.assertOpen("work");
     return this.runtime.track(
-      new Worker<P, R>(
-        this.runtime,
-        this.name,
-        handler,
-        concurrency,
-        batch,
-        this.runtime.closing.signal,
-      ),
+      new Worker<P, R>(this.runtime, this.name, handler, settings, this.runtime.closing.signal),
     );
   }
 
@@ -168,7 +161,7 @@ export class Queue<P = Json, R = Json> implements SentHost {
     const counts = await this.runtime.queries.queueStats(this.runtime.db, this.name);
     const count = (state: string): number => counts.get(state) ?? 0;
     return {
-      queued: count("queued") + count("scheduled"),
+      queued: count("queued") + count("scheduled") + count("waiting"),
       running: count("running"),
       completed: count("completed"),
       failed: count("failed"),
@@ -184,15 +177,20 @@ export class Queue<P = Json, R = Json> implements SentHost {
   }
 
   /**
-   * Cancels queued and running jobs; resolves with how many were cancelled. Their `completed`
+   * Cancels queued and running jobs, by id, ids, or `{ filter }` (every unfinished job whose
+   * attributes contain the filter); resolves with how many were cancelled. Their `completed`
    * rejects with `JobCancelledError`; a running job's `signal` aborts and its ack gets
-   * `LeaseLostError`.
+   * `LeaseLostError`; jobs waiting on them (`after`) are cancelled too.
    */
-  async cancel(target: string | string[]): Promise<number> {
-    const ids = normaliseCancelTarget(target);
+  async cancel(
+    target: string | string[] | { filter: Record<string, string | number | boolean | null> },
+  ): Promise<number> {
+    const what = normaliseCancelTarget(target);
     this.assertOpen("cancel");
-    if (ids.length === 0) return 0;
-    return (await this.runtime.queries.cancelJobs(this.runtime.db, this.name, ids)).length;
+    const { queries, db } = this.runtime;
+    if ("filter" in what) return (await queries.cancelJobsWhere(db, this.name, what.filter)).length;
+    if (what.ids.length === 0) return 0;
+    return (await queries.cancelJobs(db, this.name, what.ids)).length;
   }
 
   /** Requeues a failed or cancelled job with a fresh set of attempts; false if it was neither. */

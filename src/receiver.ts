@@ -1,6 +1,7 @@
 import { Claimer, type ConsumerHost } from "./claimer.js";
 import { AbortedError } from "./errors.js";
 import type { Job } from "./job.js";
+import type { Filter } from "./options.js";
 
 /**
  * The `for await` consumer. Claims `batch` jobs at a time into a local buffer and yields them one
@@ -15,11 +16,11 @@ import type { Job } from "./job.js";
 export async function* receive<P, R>(
   host: ConsumerHost,
   queue: string,
-  batch: number,
+  options: { batch: number; filter: Filter },
   stop: AbortSignal,
 ): AsyncGenerator<Job<P, R>, void, undefined> {
   const unwatch = host.watchDeadlines(queue);
-  const claimer = new Claimer(host, queue, stop);
+  const claimer = new Claimer(host, queue, options.filter, stop);
   const buffer: Array<Job<unknown, unknown>> = [];
   let current: Job<unknown, unknown> | undefined;
   const onStop = (): void => {
@@ -33,7 +34,7 @@ export async function* receive<P, R>(
   try {
     while (!stop.aborted) {
       if (buffer.length === 0) {
-        buffer.push(...(await claimer.next(batch)));
+        buffer.push(...(await claimer.next(options.batch)));
         if (buffer.length === 0) return;
       }
       current = buffer.shift()!;

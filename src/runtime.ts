@@ -4,7 +4,7 @@ import type { ConsumerHost } from "./claimer.js";
 import { Completions } from "./completions.js";
 import { JobCancelledError, LeaseLostError, toPgwakeError, type PgwakeError } from "./errors.js";
 import { Job, type JobHost } from "./job.js";
-import type { ClientSettings } from "./options.js";
+import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
 import { Settler } from "./settler.js";
 import { Queries, type Db } from "./db/queries.js";
@@ -40,6 +40,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   readonly db: Db;
   readonly queries: Queries;
   readonly wakeups = new Wakeups();
+  /** Wakes producers waiting for room in a bounded queue: bumped when its jobs finish. */
+  readonly room = new Wakeups();
   readonly completions: Completions;
   readonly producer: Producer;
   readonly listener: Listener;
@@ -79,7 +81,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       },
       report,
     );
-    this.producer = new Producer(this.queries, this.db);
+    this.producer = new Producer(this.queries, this.db, this.room);
     this.settler = new Settler(this.queries, this.db);
     this.heartbeat = new Heartbeat((leases) => this.queries.heartbeatJobs(this.db, leases), report);
     this.deadlines = new DeadlineWatcher(
@@ -122,8 +124,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   // --- ConsumerHost ---------------------------------------------------------------------------
 
-  async claim(queue: string, limit: number): Promise<AnyJob[]> {
-    const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name);
+  async claim(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
+    const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name, filter);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
       // This process may hold an earlier delivery of the same job whose lease expired meanwhile.
@@ -255,6 +257,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   }
 
   private onDone(notice: DoneNotice): void {
+    this.room.bump(notice.queue);
     this.completions.onDone(notice.ids);
     for (const id of notice.ids) {
       const job = this.held.get(id);
@@ -277,6 +280,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   private safetyCheck(ping = true): void {
     this.wakeups.bumpAll();
+    this.room.bumpAll();
     this.deadlines.tickAll();
     this.completions.recheckAll();
     if (ping) void this.listener.ping(PING_TIMEOUT_MS);

@@ -9,8 +9,12 @@ export interface SentHost {
   cancel(ids: string[]): Promise<number>;
 }
 
-/** How a write ended: with `xid` when it was part of a caller's transaction. */
+/**
+ * How a write ended: the jobs' ids, in order (a job whose dedup key was already held has the
+ * holder's id), and `xid` when it was part of a caller's transaction.
+ */
 export interface Written {
+  ids: string[];
   xid: string | undefined;
 }
 
@@ -26,7 +30,8 @@ class Tracked {
   private completion: Promise<Json> | undefined;
 
   constructor(
-    readonly id: string,
+    private id: string,
+    index: number,
     write: Promise<Written>,
     private readonly queue: string,
     private readonly completions: Completions,
@@ -35,6 +40,13 @@ class Tracked {
     write.then(
       (written) => {
         this.state = "written";
+        const actual = written.ids[index]!;
+        if (actual !== id) {
+          // Deduplicated: this send is the unfinished job that already held the key.
+          this.id = actual;
+          completions.redirect(queue, id, actual);
+          return;
+        }
         this.xid = inTransaction ? written.xid : undefined;
         completions.confirm(id, this.xid);
       },
@@ -81,8 +93,8 @@ export class SentJob<R = Json> implements Promise<string> {
     private readonly host: SentHost,
     inTransaction: boolean,
   ) {
-    this.tracked = new Tracked(id, write, host.name, host.completions, inTransaction);
-    this.written = write.then(() => id);
+    this.tracked = new Tracked(id, 0, write, host.name, host.completions, inTransaction);
+    this.written = write.then((written) => written.ids[0]!);
   }
 
   then<A = string, B = never>(
@@ -145,9 +157,9 @@ export class SentBatch<R = Json> implements Promise<string[]> {
     inTransaction: boolean,
   ) {
     this.tracked = ids.map(
-      (id) => new Tracked(id, write, host.name, host.completions, inTransaction),
+      (id, index) => new Tracked(id, index, write, host.name, host.completions, inTransaction),
     );
-    this.written = write.then(() => ids);
+    this.written = write.then((written) => written.ids);
   }
 
   then<A = string[], B = never>(

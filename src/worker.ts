@@ -1,6 +1,7 @@
 import { Claimer, type ConsumerHost } from "./claimer.js";
 import { AbortedError, JobCancelledError, LeaseLostError, ValidationError } from "./errors.js";
 import type { Job } from "./job.js";
+import type { Filter } from "./options.js";
 import { checkDuration, checkOptions } from "./util/checks.js";
 import { deferred } from "./util/deferred.js";
 import type { Duration } from "./util/duration.js";
@@ -26,6 +27,8 @@ export type Handler<P, R> = (job: Job<P, R>) => R | void | Promise<R | void>;
  */
 export class Worker<P = unknown, R = unknown> {
   private readonly stopController = new AbortController();
+  private readonly concurrency: number;
+  private readonly batch: number;
   private readonly stopSignal: AbortSignal;
   private readonly claimer: Claimer;
   private readonly active = new Set<Job<unknown, unknown>>();
@@ -45,12 +48,13 @@ export class Worker<P = unknown, R = unknown> {
     private readonly host: ConsumerHost,
     readonly queue: string,
     private readonly handler: Handler<P, R>,
-    private readonly concurrency: number,
-    private readonly batch: number,
+    options: { concurrency: number; batch: number; filter: Filter },
     closing: AbortSignal,
   ) {
+    this.concurrency = options.concurrency;
+    this.batch = options.batch;
     this.stopSignal = AbortSignal.any([this.stopController.signal, closing]);
-    this.claimer = new Claimer(host, queue, this.stopSignal);
+    this.claimer = new Claimer(host, queue, options.filter, this.stopSignal);
     this.unwatch = host.watchDeadlines(queue);
     this.stopSignal.addEventListener("abort", () => void this.stop(), { once: true });
     this.pump();

@@ -15,6 +15,8 @@ column _jobs.errors jsonb
 column _jobs.created_at timestamp with time zone not null default now()
 column _jobs.started_at timestamp with time zone
 column _jobs.finished_at timestamp with time zone
+column _jobs.key text
+column _jobs.after uuid[]
 column _migrations.version integer not null
 column _migrations.name text not null
 column _migrations.applied_at timestamp with time zone not null default now()
@@ -45,6 +47,8 @@ column jobs.lease_expires_at timestamp with time zone
 column jobs.created_at timestamp with time zone
 column jobs.started_at timestamp with time zone
 column jobs.finished_at timestamp with time zone
+column jobs.key text
+column jobs.after uuid[]
 column queues.name text
 column queues.max_attempts integer
 column queues.backoff_delay_ms bigint
@@ -56,11 +60,15 @@ column queues.dead_letter text
 column queues.retention_ms bigint
 column queues.created_at timestamp with time zone
 column queues.updated_at timestamp with time zone
+index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, finished_at) INCLUDE (state) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
+index CREATE UNIQUE INDEX _jobs_key_idx ON _jobs USING btree (queue, key) WHERE ((key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::job_state, 'scheduled'::job_state, 'queued'::job_state, 'running'::job_state])))
 index CREATE UNIQUE INDEX _jobs_pkey ON _jobs USING btree (id)
 index CREATE INDEX _jobs_running_idx ON _jobs USING btree (queue, lease_expires_at) WHERE (state = 'running'::job_state)
 index CREATE INDEX _jobs_scheduled_idx ON _jobs USING btree (queue, run_at) WHERE (state = 'scheduled'::job_state)
+index CREATE INDEX _jobs_waiting_after_idx ON _jobs USING gin (after) WHERE (state = 'waiting'::job_state)
+index CREATE INDEX _jobs_waiting_idx ON _jobs USING btree (queue) WHERE (state = 'waiting'::job_state)
 index CREATE UNIQUE INDEX _migrations_pkey ON _migrations USING btree (version)
 index CREATE UNIQUE INDEX _queues_pkey ON _queues USING btree (name)
 constraint _jobs_max_attempts_check CHECK ((max_attempts >= 1))
@@ -76,9 +84,15 @@ constraint _queues_pkey PRIMARY KEY (name)
 constraint _queues_retention_ms_check CHECK ((retention_ms >= 0))
 trigger CREATE TRIGGER _jobs_after_insert AFTER INSERT ON _jobs REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_insert()
 trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_update()
-function _jobs_after_insert() md5 4cf859908075069e53a065340b495ff5
-function _jobs_after_update() md5 2717ee73a229dec16e74691f819b1fde
+function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
+function _enqueue(jobs jsonb, atomic boolean) md5 ef3336deb1eb7439d9092b04c289c475
+function _jobs_after_insert() md5 3762f2dc1c19247b61bf91e63db669c5
+function _jobs_after_update() md5 1699a7a269d41d18b20f69c31ed9b21a
+function _notify_done(queue text, state job_state, ids uuid[]) md5 96f93c630cf61a6d8ad7935f7c4485eb
 function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
+function _send_options(options jsonb) md5 1a28b204997892f47279a06ade5efc6f
+function _settle_dependents(done uuid[], broken uuid[]) md5 45c3038c0d6b24ccf43a039a2b583e71
+function send(queue text, payload jsonb, options jsonb) md5 de5186a90fb3b7ef727c62e72f20605c
 function uuid_v7() md5 9c0a3aa2c1ddb184ec068836316c5196
-enum job_state (scheduled, queued, running, completed, failed, cancelled)
+enum job_state (waiting, scheduled, queued, running, completed, failed, cancelled)
 options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02

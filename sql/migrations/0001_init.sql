@@ -5,18 +5,20 @@
 --   /*literal:channel:ready*/'...'  → the NOTIFY channel name as a string literal
 --
 -- Job states. Public names are queued | running | completed | failed | cancelled; internally a
--- queued job whose run_at is still in the future is 'scheduled', so that the claim index holds
--- only jobs that can run now and a claim never steps over delayed ones.
+-- queued job whose run_at is still in the future is 'scheduled', and one whose dependencies
+-- (`after`) have not all completed is 'waiting', so that the claim index holds only jobs that can
+-- run now and a claim never steps over delayed or blocked ones.
 --
+--   send ──► waiting ──(every dependency completed)──► queued | scheduled
 --   send ──► scheduled ──(run_at reached: promoted by a consumer's due timer)──► queued
 --   send ──► queued ──claim──► running ──ack──► completed
 --                                  │ ├─nack / lease expired, attempts left──► queued | scheduled
 --                                  │ └─nack / lease expired, last attempt──► failed (→ dead letter)
---   scheduled | queued | running ──cancel──► cancelled
+--   waiting | scheduled | queued | running ──cancel──► cancelled (a dependency failing cancels too)
 --   failed | cancelled ──retry──► queued
 
 create type /*schema*/job_state as enum
-  ('scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled');
+  ('waiting', 'scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled');
 
 create table /*schema*/_queues (
   name             text primary key,
@@ -192,7 +194,7 @@ create trigger _jobs_after_update
 -- max_attempts. The tables behind them may change between versions; these keep their columns.
 create view /*schema*/jobs as
   select j.id, j.queue,
-         case j.state when 'scheduled' then 'queued' else j.state::text end as state,
+         case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end as state,
          j.priority, j.run_at, j.payload, j.attributes, j.attempt,
          coalesce(j.max_attempts, q.max_attempts) as max_attempts,
          j.result, j.errors, j.leased_by, j.lease_expires_at,

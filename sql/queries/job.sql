@@ -4,29 +4,22 @@
 -- JSON comes back as text so no driver transform can rewrite it.
 
 -- name: insertJobs
--- Jobs whose queue does not exist are left out; the caller reports them as QueueNotFoundError.
-insert into /*schema*/_jobs (id, queue, state, priority, run_at, payload, attributes, max_attempts)
-select r.id, r.queue,
-       (case when t.run_at > now() then 'scheduled' else 'queued' end)::/*schema*/job_state,
-       coalesce(r.priority, 0), t.run_at, coalesce(r.payload, 'null'::jsonb), r.attributes,
-       r.max_attempts
-from jsonb_to_recordset($1::text::jsonb) as r(
-       id uuid, queue text, payload jsonb, attributes jsonb, priority integer,
-       delay_ms bigint, run_at timestamptz, max_attempts integer)
-join /*schema*/_queues q on q.name = r.queue
-cross join lateral (
-  select coalesce(r.run_at, now() + coalesce(r.delay_ms, 0) * interval '1 millisecond') as run_at
-) t
-returning id::text, pg_current_xact_id()::text as xid;
+-- Through _enqueue (migration 0002), as SQL callers do: one statement for the whole batch, and a
+-- verdict per job. $2: all or nothing for bad input (sendMany). The transaction id tells a
+-- rolled-back `tx` send from one not yet committed.
+select e.job_id::text, e.status, e.existing_id::text, e.detail, pg_current_xact_id()::text
+from /*schema*/_enqueue($1::text::jsonb, $2::boolean) e;
 
 -- name: claimJobs
--- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3. Returned in claim order.
+-- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3, only jobs whose
+-- attributes contain $4 when it is given. Returned in claim order.
 with queue as (
   select lease_ms from /*schema*/_queues where name = $1::text
 ), picked as (
   select id
   from /*schema*/_jobs
   where state = 'queued' and queue = $1::text
+    and ($4::text is null or attributes @> $4::text::jsonb)
   order by priority desc, run_at, id
   limit $2::integer
   for update skip locked
@@ -217,7 +210,7 @@ where id = any($1::uuid[]);
 
 -- name: getJob
 select j.id::text, j.queue,
-       (case j.state when 'scheduled' then 'queued' else j.state::text end) as state,
+       (case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end) as state,
        j.priority, j.run_at, j.payload::text, j.attributes::text, j.attempt,
        coalesce(j.max_attempts, q.max_attempts) as max_attempts,
        j.result::text, j.errors::text, j.leased_by, j.lease_expires_at,
@@ -227,6 +220,7 @@ left join /*schema*/_queues q on q.name = j.queue
 where j.id = $1::uuid and j.queue = $2::text;
 
 -- name: cancelJobs
+-- Dependents of cancelled jobs are cancelled too (by the update trigger).
 update /*schema*/_jobs
 set state = 'cancelled',
     finished_at = now(),
@@ -234,7 +228,19 @@ set state = 'cancelled',
     lease_expires_at = null
 where queue = $1::text
   and id = any($2::uuid[])
-  and state in ('scheduled', 'queued', 'running')
+  and state in ('waiting', 'scheduled', 'queued', 'running')
+returning id::text;
+
+-- name: cancelJobsWhere
+-- Every unfinished job of queue $1 whose attributes contain $2.
+update /*schema*/_jobs
+set state = 'cancelled',
+    finished_at = now(),
+    lease_token = null,
+    lease_expires_at = null
+where queue = $1::text
+  and attributes @> $2::text::jsonb
+  and state in ('waiting', 'scheduled', 'queued', 'running')
 returning id::text;
 
 -- name: retryJob
@@ -254,6 +260,8 @@ returning id::text;
 -- Each count reads its own partial index (index-only scans); finished jobs are counted in
 -- _jobs_finished_idx, which retention keeps bounded.
 select 'queued', count(*)::bigint from /*schema*/_jobs where queue = $1::text and state = 'queued'
+union all
+select 'waiting', count(*) from /*schema*/_jobs where queue = $1::text and state = 'waiting'
 union all
 select 'scheduled', count(*) from /*schema*/_jobs where queue = $1::text and state = 'scheduled'
 union all

@@ -40,6 +40,7 @@ export const QUERY_NAMES = [
   "transactionStates",
   "getJob",
   "cancelJobs",
+  "cancelJobsWhere",
   "retryJob",
   "queueStats",
   "upsertQueue",
@@ -59,6 +60,21 @@ export interface InsertRow {
   delay_ms?: number | undefined;
   run_at?: string | undefined;
   max_attempts?: number | undefined;
+  key?: string | undefined;
+  after?: string[] | undefined;
+}
+
+/** What `_enqueue` made of one job (see migration 0002). */
+export type EnqueueStatus =
+  "inserted" | "existing" | "conflict" | "full" | "no_queue" | "unknown_after" | "skipped";
+
+export interface EnqueueResult {
+  id: string;
+  status: EnqueueStatus;
+  /** With `existing`: the unfinished job that holds the key. */
+  existingId: string | null;
+  /** With `unknown_after`: the missing ids. */
+  detail: string | null;
 }
 
 /** A lease a consumer holds: the job and the token its claim returned. */
@@ -103,15 +119,26 @@ export class Queries {
   }
 
   /**
-   * Inserts jobs. Returns the ids that were written (jobs of missing queues are not) and the
-   * writing transaction's id, which tells a rolled-back `tx` send from one not yet committed.
+   * Enqueues jobs through `_enqueue`: a verdict per job, by id, and the writing transaction's id
+   * (which tells a rolled-back `tx` send from one not yet committed). `atomic`: bad input
+   * anywhere writes nothing.
    */
   async insertJobs(
     db: Db,
     rows: InsertRow[],
-  ): Promise<{ ids: Set<string>; xid: string | undefined }> {
-    const result = await this.run(db, "insertJobs", [encodeInsertRows(rows)]);
-    return { ids: idSet(result), xid: result[0]?.[1] as string | undefined };
+    atomic: boolean,
+  ): Promise<{ results: Map<string, EnqueueResult>; xid: string | undefined }> {
+    const result = await this.run(db, "insertJobs", [encodeInsertRows(rows), atomic]);
+    const results = new Map<string, EnqueueResult>();
+    for (const row of result) {
+      results.set(row[0] as string, {
+        id: row[0] as string,
+        status: row[1] as EnqueueStatus,
+        existingId: (row[2] as string | null) ?? null,
+        detail: (row[3] as string | null) ?? null,
+      });
+    }
+    return { results, xid: result[0]?.[4] as string | undefined };
   }
 
   async transactionStates(db: Db, xids: string[]): Promise<Map<string, string | null>> {
@@ -119,8 +146,19 @@ export class Queries {
     return new Map(rows.map((row) => [row[0] as string, (row[1] as string | null) ?? null]));
   }
 
-  async claimJobs(db: Db, queue: string, limit: number, consumer: string): Promise<ClaimedRow[]> {
-    const rows = await this.run(db, "claimJobs", [queue, limit, consumer]);
+  async claimJobs(
+    db: Db,
+    queue: string,
+    limit: number,
+    consumer: string,
+    filter: Record<string, Json> | null,
+  ): Promise<ClaimedRow[]> {
+    const rows = await this.run(db, "claimJobs", [
+      queue,
+      limit,
+      consumer,
+      filter && JSON.stringify(filter),
+    ]);
     return rows.map(decodeClaimed);
   }
 
@@ -176,6 +214,11 @@ export class Queries {
 
   async cancelJobs(db: Db, queue: string, ids: string[]): Promise<string[]> {
     return (await this.run(db, "cancelJobs", [queue, ids])).map((row) => row[0] as string);
+  }
+
+  async cancelJobsWhere(db: Db, queue: string, filter: Record<string, Json>): Promise<string[]> {
+    const rows = await this.run(db, "cancelJobsWhere", [queue, JSON.stringify(filter)]);
+    return rows.map((row) => row[0] as string);
   }
 
   async retryJob(db: Db, queue: string, id: string): Promise<boolean> {

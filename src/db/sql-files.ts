@@ -14,16 +14,18 @@ export interface MigrationFile {
 
 /**
  * Replaces the template tokens that keep the SQL files valid SQL on their own:
- * `/*schema*\/` becomes the quoted schema and a dot, and `/*literal:channel:KIND*\/'…'`
- * becomes the channel name as a string literal.
+ * `/*schema*\/` becomes the quoted schema and a dot; `/*literal:schema*\/'…'` the schema name as
+ * a string literal, and `/*literal:channel:KIND*\/'…'` the channel name as one.
  */
 export function renderSql(text: string, schema: string): string {
   const qualifier = `${quoteIdentifier(schema)}.`;
   // Replacer functions, not replacement strings: `$&` or `$'` in a schema name must stay literal.
   return text
     .replace(/\/\*schema\*\//g, () => qualifier)
-    .replace(/\/\*literal:channel:(\w+)\*\/'(?:[^']|'')*'/g, (_match, kind: string) =>
-      quoteLiteral(channelName(schema, kind as ChannelKind)),
+    .replace(/\/\*literal:(schema|channel:\w+)\*\/'(?:[^']|'')*'/g, (_match, token: string) =>
+      quoteLiteral(
+        token === "schema" ? schema : channelName(schema, token.slice(8) as ChannelKind),
+      ),
     );
 }
 

@@ -43,7 +43,10 @@ export async function dumpSchema(sql: postgres.Sql, schema: string): Promise<str
            md5(replace(p.prosrc, ${schema}, 'SCHEMA')) as hash
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where n.nspname = ${schema} order by p.proname`;
-  for (const f of functions) lines.push(`function ${f.proname}(${f.args}) md5 ${f.hash}`);
+  for (const f of functions) {
+    const args = String(f.args).replaceAll(`"${schema}".`, "").replaceAll(`${schema}.`, "");
+    lines.push(`function ${f.proname}(${args}) md5 ${f.hash}`);
+  }
   const types = await sql`
     select t.typname, array_agg(e.enumlabel order by e.enumsortorder) as labels
     from pg_type t join pg_namespace n on n.oid = t.typnamespace join pg_enum e on e.enumtypid = t.oid

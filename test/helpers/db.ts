@@ -30,6 +30,14 @@ export interface DbContext {
   url: string;
   /** A small pool for looking at (or poking) the database directly. */
   admin: postgres.Sql;
+  /**
+   * An extra postgres.js pool on the test database, ended when the test ends; `statements`
+   * records every statement it sends (to count them).
+   */
+  pool(options?: postgres.Options<Record<string, never>>): {
+    sql: postgres.Sql;
+    statements: string[];
+  };
   /** A client on this test's schema; closed when the test ends. */
   connect(options?: Omit<ConnectOptions, "url" | "schema">): Promise<Client>;
   /** Remembers something to clean up when the test ends (children, extra pools). */
@@ -57,6 +65,18 @@ export function dbTest(
       schema,
       url,
       admin,
+      pool(options = {}) {
+        const statements: string[] = [];
+        const sql = postgres(url, {
+          max: 5,
+          onnotice: () => undefined,
+          debug: (_connection, query) => statements.push(query),
+          ...options,
+        });
+        // Registered first, so it ends after the clients that may use it have closed.
+        cleanups.unshift(() => sql.end({ timeout: 1 }));
+        return { sql, statements };
+      },
       async connect(options = {}) {
         const client = await connect({ pollInterval: false, max: 5, ...options, url, schema });
         cleanups.push(() => client.close({ timeout: 1000 }));

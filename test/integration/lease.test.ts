@@ -166,13 +166,8 @@ dbTest(
 
 dbTest(
   "one heartbeat statement per beat for all the jobs a process holds, not one per job",
-  async ({ url, connect }) => {
-    const statements: string[] = [];
-    const sql = (await import("postgres")).default(url, {
-      max: 5,
-      onnotice: () => undefined,
-      debug: (_c, query) => statements.push(query),
-    });
+  async ({ pool, connect }) => {
+    const { sql, statements } = pool();
     const client = await connect({ sql: sql as never });
     const q = await client.createQueue<number>("beats", { leaseTime: 600 });
     const held = new Set<number>();
@@ -203,7 +198,5 @@ dbTest(
       beats >= 1 && beats <= 8,
       `${beats} heartbeat statements in 1 s for 8 jobs (one per beat expected)`,
     );
-    await client.close();
-    await sql.end();
   },
 );

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { dbTest, signal, until, within } from "../helpers/db.js";
 
 dbTest(
@@ -43,12 +42,10 @@ dbTest(
   },
 );
 
-dbTest("an idle client sends no queries at all", async ({ connect, url, admin }) => {
-  const statements: string[] = [];
-  const sql = postgres(url, {
+dbTest("an idle client sends no queries at all", async ({ connect, pool, admin }) => {
+  const { sql, statements } = pool({
     max: 4,
-    onnotice: () => undefined,
-    debug: (_c, query) => statements.push(query),
+    connection: { application_name: "pgwake idle-test" },
   });
   const client = await connect({ sql: sql as never, pollInterval: "30s", name: "idle-test" });
   const q = await client.createQueue<number>("idle");
@@ -79,7 +76,6 @@ dbTest("an idle client sends no queries at all", async ({ connect, url, admin })
   assert.equal(busy[0]?.n, 0, "no pgwake connection changed state while idle");
   await client.close();
   await loop;
-  await sql.end();
 });
 
 dbTest(

@@ -92,7 +92,7 @@ dbTest("cancel takes an id or a list and says how many it cancelled", async ({ c
   assert.equal(await q.cancel([ids[0]!, ids[1]!, ids[2]!]), 2, "the first was already cancelled");
   assert.equal(await q.cancel([]), 0);
   await assert.rejects(q.cancel(["not-an-id"]), ValidationError);
-  await assert.rejects(q.cancel({ filter: { a: 1 } } as never), /not available/);
+  await assert.rejects(q.cancel({ filter: {} }), /would cancel every job/);
 });
 
 dbTest("retry requeues a failed job with a fresh set of attempts", async ({ connect }) => {

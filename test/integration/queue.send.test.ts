@@ -15,18 +15,6 @@ async function jobCount(admin: postgres.Sql, schema: string): Promise<number> {
   return n as number;
 }
 
-/** A postgres.js instance that counts the statements pgwake sends through it. */
-function countingSql(url: string, options: postgres.Options<Record<string, never>> = {}) {
-  const statements: string[] = [];
-  const sql = postgres(url, {
-    max: 5,
-    onnotice: () => undefined,
-    debug: (_connection, query) => statements.push(query),
-    ...options,
-  });
-  return { sql, statements };
-}
-
 dbTest(
   "send stores the job with its options and resolves with its id once committed",
   async ({ connect, admin, schema }) => {
@@ -57,8 +45,8 @@ dbTest(
 
 dbTest(
   "sendMany writes the whole batch in one statement, ids in order",
-  async ({ url, schema, connect, admin }) => {
-    const { sql, statements } = countingSql(url);
+  async ({ pool, schema, connect, admin }) => {
+    const { sql, statements } = pool();
     const client: Client = await connect({ sql: sql as never });
     const q = await client.createQueue("bulk");
     statements.length = 0;
@@ -69,7 +57,7 @@ dbTest(
     const ids = await q.sendMany(items);
     assert.equal(ids.length, 500);
     assert.equal(
-      statements.filter((s) => /insert into/i.test(s)).length,
+      statements.filter((s) => s.includes("_enqueue(")).length,
       1,
       "one insert statement",
     );
@@ -78,34 +66,35 @@ dbTest(
     ids.forEach((id, i) =>
       assert.deepEqual({ ...byId.get(id) }, { id, payload: { i }, priority: i % 3 }),
     );
-    await sql.end();
   },
 );
 
-dbTest("concurrent sends share statements and NOTIFYs", async ({ url, schema, connect, admin }) => {
-  const { sql, statements } = countingSql(url);
-  const client = await connect({ sql: sql as never });
-  const q = await client.createQueue("many");
-  const notices: string[] = [];
-  await admin.listen(`${schema}:ready`, (payload) => notices.push(payload));
-  statements.length = 0;
-  const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => q.send(i)));
-  assert.equal(new Set(ids).size, 200);
-  const inserts = statements.filter((s) => /insert into/i.test(s)).length;
-  assert.ok(inserts <= 4, `200 concurrent sends took ${inserts} insert statements`);
-  assert.equal(await jobCount(admin, schema), 200);
-  // One NOTIFY per statement, carrying how many jobs became ready.
-  await within(
-    (async () => {
-      while (notices.reduce((n, p) => n + (JSON.parse(p) as { n: number }).n, 0) < 200)
-        await new Promise((r) => setTimeout(r, 10));
-    })(),
-    5000,
-    "ready notifications for 200 jobs",
-  );
-  assert.equal(notices.length, inserts);
-  await sql.end();
-});
+dbTest(
+  "concurrent sends share statements and NOTIFYs",
+  async ({ pool, schema, connect, admin }) => {
+    const { sql, statements } = pool();
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue("many");
+    const notices: string[] = [];
+    await admin.listen(`${schema}:ready`, (payload) => notices.push(payload));
+    statements.length = 0;
+    const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => q.send(i)));
+    assert.equal(new Set(ids).size, 200);
+    const inserts = statements.filter((s) => s.includes("_enqueue(")).length;
+    assert.ok(inserts <= 4, `200 concurrent sends took ${inserts} insert statements`);
+    assert.equal(await jobCount(admin, schema), 200);
+    // One NOTIFY per statement, carrying how many jobs became ready.
+    await within(
+      (async () => {
+        while (notices.reduce((n, p) => n + (JSON.parse(p) as { n: number }).n, 0) < 200)
+          await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      "ready notifications for 200 jobs",
+    );
+    assert.equal(notices.length, inserts);
+  },
+);
 
 dbTest(
   "a send to a queue that does not exist rejects and writes nothing",

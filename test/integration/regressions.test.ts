@@ -7,24 +7,14 @@ import postgres from "postgres";
 import { JobCancelledError, JobNotFoundError, ValidationError, type Job } from "../../src/index.js";
 import { dbTest, signal, within } from "../helpers/db.js";
 
-function countingSql(url: string) {
-  const statements: string[] = [];
-  const sql = postgres(url, {
-    max: 5,
-    onnotice: () => undefined,
-    debug: (_c, q) => statements.push(q),
-  });
-  return {
-    sql,
-    statements,
-    ticks: () => statements.filter((s) => s.includes("A consumer's timer")).length,
-  };
-}
+const ticksIn = (statements: string[]): number =>
+  statements.filter((s) => s.includes("A consumer's timer")).length;
 
 dbTest(
   "a plain send does not set off a tick: only delayed jobs and leases arm timers",
-  async ({ url, connect }) => {
-    const { sql, ticks } = countingSql(url);
+  async ({ pool, connect }) => {
+    const { sql, statements } = pool();
+    const ticks = () => ticksIn(statements);
     const client = await connect({ sql: sql as never });
     const q = await client.createQueue<number>("quiet");
     const done = signal();
@@ -41,19 +31,18 @@ dbTest(
     for (let i = 0; i < 20; i++) await q.send(i);
     await within(done.promise, 5000, "20 jobs");
     assert.equal(ticks() - before, 0, "no tick per send");
-    await sql.end();
   },
 );
 
-dbTest("a job delayed by 30 days does not make the timer spin", async ({ url, connect }) => {
-  const { sql, ticks } = countingSql(url);
+dbTest("a job delayed by 30 days does not make the timer spin", async ({ pool, connect }) => {
+  const { sql, statements } = pool();
+  const ticks = () => ticksIn(statements);
   const client = await connect({ sql: sql as never });
   const q = await client.createQueue<number>("far");
   q.work(async () => assert.fail("not due"));
   await q.send(1, { delay: "30d" });
   await new Promise((resolve) => setTimeout(resolve, 500)); // the assertion is about what does not happen
   assert.ok(ticks() <= 3, `${ticks()} ticks in half a second`);
-  await sql.end();
 });
 
 dbTest(

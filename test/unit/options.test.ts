@@ -124,14 +124,26 @@ test("options not yet implemented are refused, never silently ignored", () => {
     /sendMany options\.priority/,
     /unknown option/,
   );
-  rejects(
-    () => normaliseSend(1, { key: "k" }, MiB),
-    /options\.key/,
-    /not available in this version/,
-  );
-  rejects(() => normaliseSend(1, { after: [] }, MiB), /options\.after/, /not available/);
-  rejects(() => normaliseQueueOptions("q", { maxSize: 5 }), /maxSize/, /not available/);
-  rejects(() => normaliseReceive({ filter: { a: 1 } }), /filter/, /not available/);
+});
+
+test("dedup keys, dependencies, bounds and filters", () => {
+  const id = "0190a6f4-0000-7000-8000-000000000001";
+  const job = normaliseSend(1, { key: "welcome:42", after: [id, id.toUpperCase()] }, MiB);
+  assert.equal(job.key, "welcome:42");
+  assert.deepEqual(job.after, [id], "ids are normalised and deduplicated");
+  rejects(() => normaliseSend(1, { key: "" }, MiB), /options\.key/, /1-512 characters/);
+  rejects(() => normaliseSend(1, { key: 42 }, MiB), /options\.key/, /1-512 characters/);
+  rejects(() => normaliseSend(1, { key: "a\u0000" }, MiB), /options\.key/, /NUL/);
+  rejects(() => normaliseSend(1, { after: id }, MiB), /options\.after/, /array of job ids/);
+  rejects(() => normaliseSend(1, { after: ["nope"] }, MiB), /options\.after\[0\]/, /job id/);
+  assert.equal(normaliseQueueOptions("q", { maxSize: 5 }).maxSize, 5);
+  rejects(() => normaliseQueueOptions("q", { maxSize: 0 }), /maxSize/, /integer from 1/);
+  assert.deepEqual(normaliseReceive({ filter: { region: "eu", n: 1 } }).filter, {
+    region: "eu",
+    n: 1,
+  });
+  rejects(() => normaliseReceive({ filter: { nested: {} } }), /filter\.nested/, /flat/);
+  rejects(() => normaliseWork(() => 1, { filter: "eu" }), /work options\.filter/, /flat object/);
 });
 
 test("queue options: defaults, and each bad value named", () => {
@@ -168,10 +180,10 @@ test("queue options: defaults, and each bad value named", () => {
 });
 
 test("receive and work options", () => {
-  assert.deepEqual(normaliseReceive(undefined), { batch: 1, signal: undefined });
+  assert.deepEqual(normaliseReceive(undefined), { batch: 1, signal: undefined, filter: null });
   assert.deepEqual(
     normaliseWork(() => 1, undefined),
-    { concurrency: 1, batch: 1 },
+    { concurrency: 1, batch: 1, filter: null },
   );
   rejects(() => normaliseReceive({ batch: 0 }), /batch/, /1 to 1000/);
   rejects(() => normaliseReceive({ signal: "stop" }), /signal/, /AbortSignal/);

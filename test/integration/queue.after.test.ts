@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { JobCancelledError, JobFailedError, ValidationError } from "../../src/index.js";
+import { startChild } from "../helpers/child.js";
+import { dbTest, within } from "../helpers/db.js";
+
+interface Ran {
+  name: string;
+  start: number;
+  end: number;
+  pid: number;
+}
+
+dbTest(
+  "a diamond (A → B, A → C, B + C → D) runs in order across two worker processes",
+  async ({ connect, url, schema, defer }) => {
+    const client = await connect();
+    const q = await client.createQueue<{ name: string; ms: number }, Ran>("dag");
+    const workers = [1, 2].map(() =>
+      startChild("dag-worker", { DATABASE_URL: url, PGWAKE_SCHEMA: schema, QUEUE: "dag" }),
+    );
+    for (const worker of workers) defer(() => worker.process.kill("SIGKILL"));
+    await Promise.all(
+      workers.map((w) => within(w.next("ready"), 20_000, "a worker process to start")),
+    );
+
+    // Sent in reverse, so nothing but the dependencies can make the order right.
+    const a = await q.send({ name: "A", ms: 150 }, { delay: 100 });
+    const b = await q.send({ name: "B", ms: 100 }, { after: [a] });
+    const c = await q.send({ name: "C", ms: 200 }, { after: [a] });
+    const d = await q.send({ name: "D", ms: 10 }, { after: [b, c] });
+    assert.deepEqual(
+      await q.stats(),
+      { queued: 4, running: 0, completed: 0, failed: 0, cancelled: 0 },
+      "waiting jobs count as queued",
+    );
+    assert.equal((await q.get(d))?.state, "queued");
+
+    const [ra, rb, rc, rd] = await within(
+      Promise.all([a, b, c, d].map((id) => q.completion(id))),
+      20_000,
+      "the diamond to finish",
+    );
+    assert.ok(rb!.start >= ra!.end && rc!.start >= ra!.end, "B and C start after A ended");
+    assert.ok(rd!.start >= Math.max(rb!.end, rc!.end), "D starts after both B and C ended");
+    assert.ok(rb!.start < rc!.end && rc!.start < rb!.end, "B and C ran at the same time");
+  },
+);
+
+dbTest("a failing dependency cancels its dependents, transitively", async ({ connect }) => {
+  const client = await connect();
+  const q = await client.createQueue<{ name: string; ms: number; fail?: boolean }>("broken", {
+    maxAttempts: 1,
+  });
+  const a = await q.send({ name: "A", ms: 0, fail: true }, { delay: 100 });
+  const b = q.send({ name: "B", ms: 0 }, { after: [a] });
+  const c = q.send({ name: "C", ms: 0 }, { after: [await b] });
+  const independent = q.send({ name: "X", ms: 0 });
+  const ran: string[] = [];
+  q.work(async (job) => {
+    ran.push(job.payload.name);
+    if (job.payload.fail) throw new Error("A fails");
+  });
+  await assert.rejects(within(q.completion(a), 5000, "A to fail"), JobFailedError);
+  await assert.rejects(within(b.completed, 5000, "B to be cancelled"), JobCancelledError);
+  await assert.rejects(within(c.completed, 5000, "C to be cancelled"), JobCancelledError);
+  await within(independent.completed, 5000, "the independent job");
+  assert.deepEqual(ran.sort(), ["A", "X"]);
+  const info = await q.get(await c);
+  assert.equal(info?.lastError?.name, "DependencyFailed");
+});
+
+dbTest(
+  "dependencies that already finished: completed ones run it at once, failed ones cancel it",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue<string>("settled", { maxAttempts: 1 });
+    q.work(async (job) => {
+      if (job.payload === "bad") throw new Error("bad");
+      return job.payload;
+    });
+    const good = q.send("good");
+    await good.completed;
+    const bad = q.send("bad");
+    await assert.rejects(bad.completed, JobFailedError);
+    assert.equal(
+      await within(
+        q.send("after good", { after: [await good] }).completed,
+        5000,
+        "the job after good",
+      ),
+      "after good",
+    );
+    const cancelled = q.send("after bad", { after: [await bad] });
+    await assert.rejects(within(cancelled.completed, 5000, "the job after bad"), JobCancelledError);
+  },
+);
+
+dbTest(
+  "unknown dependencies are a ValidationError, and nothing is written",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("deps");
+    const missing = "0190a6f4-0000-7000-8000-00000000beef";
+    await assert.rejects(
+      q.send("x", { after: [missing] }),
+      (e: unknown) => e instanceof ValidationError && e.message.includes(missing),
+    );
+    const known = await q.send("known");
+    await assert.rejects(
+      q.sendMany([{ payload: 1 }, { payload: 2, options: { after: [known, missing] } }]),
+      (e: unknown) => e instanceof ValidationError && /do not exist/.test(e.message),
+    );
+    const [row] = await admin.unsafe<Array<{ n: number }>>(
+      `select count(*)::int as n from "${schema}"._jobs`,
+    );
+    assert.equal(row!.n, 1, "only the known job; the sendMany wrote nothing");
+  },
+);
+
+dbTest("cancelling a job cancels the jobs waiting on it", async ({ connect }) => {
+  const client = await connect();
+  const q = await client.createQueue("chain");
+  const first = await q.send(1, { delay: "1h" });
+  const second = q.send(2, { after: [first] });
+  await second;
+  assert.equal(await q.cancel(first), 1);
+  await assert.rejects(
+    within(second.completed, 5000, "the dependent's cancellation"),
+    JobCancelledError,
+  );
+});

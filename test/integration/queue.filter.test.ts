@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import type { Job } from "../../src/index.js";
+import { dbTest, within } from "../helpers/db.js";
+
+dbTest(
+  "receive and work take only jobs whose attributes contain the filter",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue<string>("regions");
+    await q.sendMany([
+      { payload: "eu-1", options: { attributes: { region: "eu", tier: 1 } } },
+      { payload: "us-1", options: { attributes: { region: "us", tier: 1 } } },
+      { payload: "eu-2", options: { attributes: { region: "eu", tier: 2 } } },
+      { payload: "none" },
+    ]);
+    const eu: string[] = [];
+    for await (const job of q.receive({ filter: { region: "eu" }, batch: 5 })) {
+      eu.push(job.payload);
+      assert.equal(job.attributes.region, "eu");
+      await job.ack();
+      if (eu.length === 2) break;
+    }
+    assert.deepEqual(eu, ["eu-1", "eu-2"]);
+    const tierOne: Array<Job<string>> = [];
+    const worker = q.work(async (job) => void tierOne.push(job), {
+      filter: { region: "us", tier: 1 },
+    });
+    await within(
+      (async () => {
+        while (tierOne.length === 0) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      "the us tier-1 job",
+    );
+    await worker.stop();
+    assert.deepEqual(
+      tierOne.map((j) => j.payload),
+      ["us-1"],
+    );
+    assert.deepEqual(await q.stats(), {
+      queued: 1,
+      running: 0,
+      completed: 3,
+      failed: 0,
+      cancelled: 0,
+    });
+  },
+);
+
+dbTest("a filtered consumer is woken for matching jobs sent later", async ({ connect }) => {
+  const client = await connect({ pollInterval: false });
+  const q = await client.createQueue<string>("later");
+  const got = (async () => {
+    for await (const job of q.receive({ filter: { kind: "wanted" } })) {
+      await job.ack();
+      return job.payload;
+    }
+    return undefined;
+  })();
+  await q.send("not this one", { attributes: { kind: "other" } });
+  await q.send("this one", { attributes: { kind: "wanted" } });
+  assert.equal(await within(got, 5000, "the matching job"), "this one");
+});
+
+dbTest(
+  "cancel({ filter }) cancels every unfinished matching job and says how many",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue("tenants");
+    await q.sendMany([
+      { payload: 1, options: { attributes: { tenant: "acme" }, delay: "1h" } },
+      { payload: 2, options: { attributes: { tenant: "acme" } } },
+      { payload: 3, options: { attributes: { tenant: "other" } } },
+    ]);
+    assert.equal(await q.cancel({ filter: { tenant: "acme" } }), 2);
+    assert.deepEqual(await q.stats(), {
+      queued: 1,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 2,
+    });
+  },
+);
+
+dbTest(
+  "a filtered claim reads an index, never the whole table",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("indexed");
+    await q.sendMany(
+      Array.from({ length: 2000 }, (_, i) => ({
+        payload: i,
+        options: { attributes: { shard: i % 100 } },
+      })),
+    );
+    await admin.unsafe(`analyze "${schema}"._jobs`);
+    const { Queries } = await import("../../src/db/queries.js");
+    const text = new Queries(schema, false).text("claimJobs");
+    const plan = await admin
+      .begin(async (tx) => {
+        const rows = await tx.unsafe(`explain ${text}`, [
+          "indexed",
+          5,
+          "test",
+          JSON.stringify({ shard: 7 }),
+        ]);
+        throw Object.assign(new Error("rollback"), {
+          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
+        });
+      })
+      .catch((e: { plan?: string }) => e.plan ?? "");
+    assert.match(plan, /_jobs_(attributes|claim)_idx/, plan);
+    assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
+  },
+);

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { dbTest, within } from "../helpers/db.js";
+
+dbTest(
+  "SQL can enqueue with <schema>.send(queue, payload, options), and a worker runs it",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<{ to: string }, string>("emails");
+    const [row] = await admin.unsafe<Array<{ id: string }>>(
+      `select "${schema}".send('emails', '{"to": "a@b.c"}', '{"priority": 5, "attributes": {"source": "sql"}}')::text as id`,
+    );
+    q.work(async (job) => `sent to ${job.payload.to} (${job.attributes.source})`);
+    assert.equal(
+      await within(q.completion(row!.id), 5000, "the SQL-sent job"),
+      "sent to a@b.c (sql)",
+    );
+    const info = await q.get(row!.id);
+    assert.equal(info?.priority, 5);
+  },
+);
+
+dbTest(
+  "a trigger on an application table enqueues in the same transaction",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<{ order: number }, string>("order-emails");
+    // The README's example, on this test's schema.
+    await admin.unsafe(`
+    create table "${schema}".orders (id serial primary key, email text not null);
+    create function "${schema}".orders_enqueue_email() returns trigger language plpgsql as $$
+    begin
+      perform "${schema}".send('order-emails', jsonb_build_object('order', new.id),
+                               jsonb_build_object('key', 'order:' || new.id));
+      return new;
+    end $$;
+    create trigger orders_enqueue_email after insert on "${schema}".orders
+      for each row execute function "${schema}".orders_enqueue_email();`);
+    const handled: number[] = [];
+    q.work(async (job) => {
+      handled.push(job.payload.order);
+      return "emailed";
+    });
+    await admin.unsafe(`insert into "${schema}".orders (email) values ('a@b.c'), ('d@e.f')`);
+    await within(
+      (async () => {
+        while (handled.length < 2) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      "both order emails",
+    );
+    assert.deepEqual(handled.sort(), [1, 2]);
+    // Rolled back: no order, no job.
+    await admin
+      .begin(async (tx) => {
+        await tx.unsafe(`insert into "${schema}".orders (email) values ('rolled@back')`);
+        throw new Error("rollback");
+      })
+      .catch(() => undefined);
+    assert.equal((await q.stats()).queued + (await q.stats()).completed, 2);
+  },
+);
+
+dbTest(
+  "SQL send validates like the client and raises pgwake's SQLSTATEs",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    await client.createQueue("q", { maxSize: 1 });
+    const fails = async (sql: string, code: string, message: RegExp): Promise<void> => {
+      await assert.rejects(admin.unsafe(sql), (e: { code?: string; message?: string }) => {
+        assert.equal(e.code, code, e.message);
+        assert.match(e.message ?? "", message);
+        return true;
+      });
+    };
+    const send = `"${schema}".send`;
+    await fails(`select ${send}('bad name', 'null')`, "PW001", /queue name/);
+    await fails(`select ${send}('missing', 'null')`, "PW002", /does not exist/);
+    await fails(
+      `select ${send}('q', 'null', '{"priority": 1.5}')`,
+      "PW001",
+      /priority to be an integer/,
+    );
+    await fails(`select ${send}('q', 'null', '{"delay": -1}')`, "PW001", /delay/);
+    await fails(`select ${send}('q', 'null', '{"maxAttempts": 0}')`, "PW001", /maxAttempts/);
+    await fails(`select ${send}('q', 'null', '{"prio": 1}')`, "PW001", /unknown option "prio"/);
+    await fails(`select ${send}('q', 'null', '{"attributes": {"a": {}}}')`, "PW001", /flat object/);
+    await fails(
+      `select ${send}('q', 'null', '{"after": ["0190a6f4-0000-7000-8000-00000000beef"]}')`,
+      "PW004",
+      /do not exist/,
+    );
+    const [first] = await admin.unsafe(
+      `select ${send}('q', '1', '{"key": "k", "delay": "1 hour"}')::text as id`,
+    );
+    const [again] = await admin.unsafe(`select ${send}('q', '2', '{"key": "k"}')::text as id`);
+    assert.equal(again!.id, first!.id, "a held key returns the holder");
+    await fails(`select ${send}('q', '3')`, "PW003", /is full/);
+    assert.deepEqual(await client.queue("q").stats(), {
+      queued: 1,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+    });
+  },
+);
