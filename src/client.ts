@@ -1,5 +1,12 @@
 import type { EventEmitter } from "eventemitter3";
-import { ClientClosedError, toPgwakeError } from "./errors.js";
+import { ClientClosedError, QueueNotFoundError, toPgwakeError } from "./errors.js";
+import type { ScheduleSettings } from "./db/queries.js";
+import {
+  nextTick,
+  normaliseSchedule,
+  type ScheduleInfo,
+  type ScheduleOptions,
+} from "./schedule.js";
 import { checkSchemaVersion, migrate, type MigrationReport } from "./db/migrate.js";
 import {
   checkDuration,
@@ -106,6 +113,42 @@ export class Client {
     return this.queue<P, R>(queueName);
   }
 
+  /**
+   * Creates or updates a periodic schedule, stored in the database: every tick (`cron` in
+   * `timezone`, or `every`) sends one job to `queue`, however many clients run. Re-declaring the
+   * same timing keeps the next tick; after downtime, missed ticks produce one catch-up job.
+   *
+   * @example
+   * ```ts
+   * await client.schedule("nightly-report", { queue: "reports", cron: "0 3 * * *", timezone: "Europe/Paris" });
+   * await client.schedule("heartbeat", { queue: "pings", every: "30s", payload: { ping: true } });
+   * ```
+   */
+  async schedule(name: string, options: ScheduleOptions): Promise<ScheduleInfo> {
+    const settings = normaliseSchedule(name, options, this.runtime.maxPayloadBytes);
+    this.assertOpen("schedule");
+    const { queries, db } = this.runtime;
+    if (!(await queries.getQueue(db, settings.queue))) throw new QueueNotFoundError(settings.queue);
+    const nowMs = await queries.databaseNow(db);
+    const nextRunAt = await queries.upsertSchedule(db, settings, nextTick(settings, nowMs, nowMs));
+    const info = (await this.schedules()).find((s) => s.name === settings.name);
+    return info ?? { ...scheduleInfo(settings), nextRunAt };
+  }
+
+  /** Removes a schedule; resolves false if there was none by that name. */
+  async unschedule(name: string): Promise<boolean> {
+    const scheduleName = checkQueueName(name, "schedule name");
+    this.assertOpen("unschedule");
+    return this.runtime.queries.deleteSchedule(this.runtime.db, scheduleName);
+  }
+
+  /** Every schedule, by name, with its next and last run. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    this.assertOpen("list schedules");
+    const rows = await this.runtime.queries.listSchedules(this.runtime.db);
+    return rows.map(({ options: _options, ...row }) => row);
+  }
+
   /** Applies pending migrations (`connect` does this unless `migrate: false`). */
   async migrate(): Promise<MigrationReport> {
     this.assertOpen("migrate");
@@ -169,4 +212,17 @@ export async function openClient(settings: ClientSettings): Promise<Client> {
     throw toPgwakeError("connect", error);
   }
   return new Client(runtime);
+}
+
+function scheduleInfo(settings: ScheduleSettings): Omit<ScheduleInfo, "nextRunAt"> {
+  return {
+    name: settings.name,
+    queue: settings.queue,
+    cron: settings.cron,
+    everyMs: settings.everyMs,
+    timezone: settings.timezone,
+    payload: JSON.parse(settings.payloadText) as ScheduleInfo["payload"],
+    lastRunAt: null,
+    lastJobId: null,
+  };
 }

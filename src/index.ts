@@ -19,6 +19,7 @@ export { Job } from "./job.js";
 export { Worker, type Handler } from "./worker.js";
 export type { ClientEvents } from "./runtime.js";
 export type { JobInfo, JobState } from "./db/rows.js";
+export type { ScheduleInfo, ScheduleOptions } from "./schedule.js";
 export type { MigrationReport } from "./db/migrate.js";
 export type {
   BackoffOptions,

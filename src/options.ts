@@ -307,12 +307,7 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
   const options = checkOptions<QueueOptions>(value, field, QUEUE_KEYS);
   const backoff = checkOptions<BackoffOptions>(options.backoff, `${field}.backoff`, BACKOFF_KEYS);
   const d = QUEUE_DEFAULTS;
-  if (options.retention !== undefined) {
-    throw new ValidationError(
-      `${field}.retention`,
-      `${field}.retention (deleting finished jobs) is not available in this version of pgwake yet: leave it out`,
-    );
-  }
+
   const deadLetter = optional(options.deadLetter, null, (v) =>
     checkQueueName(v, `${field}.deadLetter`),
   );
@@ -352,7 +347,9 @@ export function normaliseQueueOptions(name: string, value: unknown): QueueSettin
     leaseMs,
     maxSize: optional(options.maxSize, null, (v) => checkInteger(v, `${field}.maxSize`, 1)),
     deadLetter,
-    retentionMs: d.retentionMs,
+    retentionMs: optional(options.retention, d.retentionMs, (v) =>
+      checkDuration(v, `${field}.retention`),
+    ),
   };
 }
 

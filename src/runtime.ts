@@ -12,7 +12,9 @@ import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.j
 import { Wakeups } from "./notify/wakeups.js";
 import { DeadlineWatcher } from "./services/deadline-watcher.js";
 import { Heartbeat } from "./services/heartbeat.js";
+import { Cleaner } from "./services/cleaner.js";
 import { SafetyPoll } from "./services/safety-poll.js";
+import { Scheduler } from "./services/scheduler.js";
 import { deferred, type Deferred } from "./util/deferred.js";
 import type { Json } from "./util/json.js";
 
@@ -54,6 +56,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private readonly heartbeat: Heartbeat;
   private readonly deadlines: DeadlineWatcher;
   private readonly poll: SafetyPoll;
+  private readonly scheduler: Scheduler;
+  private readonly cleaner: Cleaner;
   private heldDrained: Deferred<void> | undefined;
   private readonly workers = new Set<{
     stop(options?: { timeout?: number }): Promise<void>;
@@ -104,6 +108,23 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         ...handlers,
       }),
     );
+    this.scheduler = new Scheduler(
+      {
+        nextIn: () => this.queries.nextScheduleIn(this.db),
+        due: () => this.queries.dueSchedules(this.db),
+        fire: (name, tick, next) => this.queries.fireSchedule(this.db, name, tick, next),
+      },
+      report,
+    );
+    this.cleaner = new Cleaner(
+      {
+        dueIn: () => this.queries.retentionDueIn(this.db),
+        retentions: () => this.queries.queueRetentions(this.db),
+        deleteBatch: (limit) => this.queries.deleteExpired(this.db, limit),
+      },
+      report,
+    );
+    this.listener.on("schedule", () => this.scheduler.refresh());
     this.listener.on("ready", (notice) => this.onReady(notice));
     this.listener.on("done", (notice) => this.onDone(notice));
     this.listener.on("listen", (epoch) => this.onListen(epoch));
@@ -116,9 +137,13 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   async start(): Promise<void> {
     await this.listener.start();
     this.poll.start();
+    this.scheduler.refresh();
+    this.cleaner.refresh();
   }
 
   reportError(error: unknown): void {
+    // Once closing, background statements cut off by the pool ending are expected, not news.
+    if (this.closing.signal.aborted) return;
     this.emit("error", toPgwakeError("background work", error));
   }
 
@@ -242,6 +267,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   async shutdown(closedError: PgwakeError): Promise<void> {
     await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
     this.poll.stop();
+    this.scheduler.stop();
+    this.cleaner.stop();
     this.deadlines.stop();
     this.heartbeat.stop();
     this.completions.rejectAll(closedError);
@@ -258,6 +285,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   private onDone(notice: DoneNotice): void {
     this.room.bump(notice.queue);
+    this.cleaner.onFinished(notice.queue);
     this.completions.onDone(notice.ids);
     for (const id of notice.ids) {
       const job = this.held.get(id);
@@ -281,6 +309,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private safetyCheck(ping = true): void {
     this.wakeups.bumpAll();
     this.room.bumpAll();
+    this.scheduler.refresh();
+    this.cleaner.refresh();
     this.deadlines.tickAll();
     this.completions.recheckAll();
     if (ping) void this.listener.ping(PING_TIMEOUT_MS);

@@ -31,6 +31,18 @@ column _queues.dead_letter text
 column _queues.retention_ms bigint not null default 604800000
 column _queues.created_at timestamp with time zone not null default now()
 column _queues.updated_at timestamp with time zone not null default now()
+column _schedules.name text not null
+column _schedules.queue text not null
+column _schedules.cron text
+column _schedules.every_ms bigint
+column _schedules.timezone text
+column _schedules.payload jsonb not null default 'null'::jsonb
+column _schedules.options jsonb not null default '{}'::jsonb
+column _schedules.next_run_at timestamp with time zone not null
+column _schedules.last_run_at timestamp with time zone
+column _schedules.last_job_id uuid
+column _schedules.created_at timestamp with time zone not null default now()
+column _schedules.updated_at timestamp with time zone not null default now()
 column jobs.id uuid
 column jobs.queue text
 column jobs.state text
@@ -60,6 +72,18 @@ column queues.dead_letter text
 column queues.retention_ms bigint
 column queues.created_at timestamp with time zone
 column queues.updated_at timestamp with time zone
+column schedules.name text
+column schedules.queue text
+column schedules.cron text
+column schedules.every_ms bigint
+column schedules.timezone text
+column schedules.payload jsonb
+column schedules.options jsonb
+column schedules.next_run_at timestamp with time zone
+column schedules.last_run_at timestamp with time zone
+column schedules.last_job_id uuid
+column schedules.created_at timestamp with time zone
+column schedules.updated_at timestamp with time zone
 index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, finished_at) INCLUDE (state) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
@@ -71,6 +95,7 @@ index CREATE INDEX _jobs_waiting_after_idx ON _jobs USING gin (after) WHERE (sta
 index CREATE INDEX _jobs_waiting_idx ON _jobs USING btree (queue) WHERE (state = 'waiting'::job_state)
 index CREATE UNIQUE INDEX _migrations_pkey ON _migrations USING btree (version)
 index CREATE UNIQUE INDEX _queues_pkey ON _queues USING btree (name)
+index CREATE UNIQUE INDEX _schedules_pkey ON _schedules USING btree (name)
 constraint _jobs_max_attempts_check CHECK ((max_attempts >= 1))
 constraint _jobs_pkey PRIMARY KEY (id)
 constraint _migrations_pkey PRIMARY KEY (version)
@@ -82,14 +107,20 @@ constraint _queues_max_attempts_check CHECK ((max_attempts >= 1))
 constraint _queues_max_size_check CHECK ((max_size >= 1))
 constraint _queues_pkey PRIMARY KEY (name)
 constraint _queues_retention_ms_check CHECK ((retention_ms >= 0))
+constraint _schedules_check CHECK (((cron IS NULL) <> (every_ms IS NULL)))
+constraint _schedules_every_ms_check CHECK ((every_ms >= 1000))
+constraint _schedules_pkey PRIMARY KEY (name)
 trigger CREATE TRIGGER _jobs_after_insert AFTER INSERT ON _jobs REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_insert()
 trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_update()
+trigger CREATE TRIGGER _schedules_changed AFTER INSERT OR DELETE OR UPDATE OF cron, every_ms, timezone ON _schedules FOR EACH STATEMENT EXECUTE FUNCTION _schedules_changed()
 function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
 function _enqueue(jobs jsonb, atomic boolean) md5 ef3336deb1eb7439d9092b04c289c475
+function _fire_schedule(name text, expected timestamp with time zone, next timestamp with time zone) md5 cc382fe0f4161b2b26e3dbad7d0a81f4
 function _jobs_after_insert() md5 3762f2dc1c19247b61bf91e63db669c5
 function _jobs_after_update() md5 1699a7a269d41d18b20f69c31ed9b21a
 function _notify_done(queue text, state job_state, ids uuid[]) md5 96f93c630cf61a6d8ad7935f7c4485eb
 function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
+function _schedules_changed() md5 167d11418c946c7f47c9f2f53068d938
 function _send_options(options jsonb) md5 1a28b204997892f47279a06ade5efc6f
 function _settle_dependents(done uuid[], broken uuid[]) md5 45c3038c0d6b24ccf43a039a2b583e71
 function send(queue text, payload jsonb, options jsonb) md5 de5186a90fb3b7ef727c62e72f20605c

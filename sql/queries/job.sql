@@ -271,3 +271,36 @@ select state::text, count(*)
 from /*schema*/_jobs
 where queue = $1::text and state in ('completed', 'failed', 'cancelled')
 group by state;
+
+-- name: retentionDueIn
+-- Milliseconds until the oldest finished job of any queue outlives its queue's retention (null:
+-- nothing finished). One index probe per queue (_jobs_finished_idx).
+select ceil(extract(epoch from min(o.finished_at + q.retention_ms * interval '1 millisecond')
+                               - clock_timestamp()) * 1000)::bigint
+from /*schema*/_queues q
+cross join lateral (
+  select finished_at from /*schema*/_jobs
+  where queue = q.name and state in ('completed', 'failed', 'cancelled')
+  order by finished_at
+  limit 1) o;
+
+-- name: deleteExpired
+-- One small batch ($1 jobs at most) of finished jobs past their queue's retention, oldest first.
+-- One process at a time: a batch runs only if it takes the cleaner's transaction lock.
+with allowed as (
+  select pg_try_advisory_xact_lock(hashtextextended(/*literal:schema*/'pgwake' || ':cleaner', 0)) as yes
+), doomed as (
+  select j.id
+  from /*schema*/_queues q
+  cross join lateral (
+    select id from /*schema*/_jobs
+    where queue = q.name and state in ('completed', 'failed', 'cancelled')
+      and finished_at < now() - q.retention_ms * interval '1 millisecond'
+    order by finished_at
+    limit $1::integer) j
+  where (select yes from allowed)
+  limit $1::integer
+), deleted as (
+  delete from /*schema*/_jobs where id in (select id from doomed) returning 1
+)
+select (select yes from allowed), (select count(*) from deleted)::integer;

@@ -31,3 +31,6 @@ select name, max_attempts, backoff_delay_ms, backoff_factor, backoff_max_ms, lea
        dead_letter, retention_ms, created_at, updated_at
 from /*schema*/_queues
 where name = $1::text;
+
+-- name: queueRetentions
+select name, retention_ms from /*schema*/_queues;

@@ -45,6 +45,16 @@ export const QUERY_NAMES = [
   "queueStats",
   "upsertQueue",
   "getQueue",
+  "retentionDueIn",
+  "queueRetentions",
+  "deleteExpired",
+  "upsertSchedule",
+  "deleteSchedule",
+  "databaseNow",
+  "nextScheduleIn",
+  "dueSchedules",
+  "fireSchedule",
+  "listSchedules",
 ] as const;
 
 export type QueryName = (typeof QUERY_NAMES)[number];
@@ -248,6 +258,85 @@ export class Queries {
     const rows = await this.run(db, "getQueue", [name]);
     return rows[0] ? decodeQueue(rows[0]) : null;
   }
+
+  /** Milliseconds until the oldest finished job outlives its retention; null when none. */
+  async retentionDueIn(db: Db): Promise<number | null> {
+    const value = (await this.run(db, "retentionDueIn", []))[0]?.[0];
+    return value === null || value === undefined ? null : Number(value);
+  }
+
+  async queueRetentions(db: Db): Promise<Map<string, number>> {
+    const rows = await this.run(db, "queueRetentions", []);
+    return new Map(rows.map((row) => [row[0] as string, Number(row[1])]));
+  }
+
+  /** Deletes one batch of expired jobs; `allowed` is false when another process is cleaning. */
+  async deleteExpired(db: Db, limit: number): Promise<{ allowed: boolean; deleted: number }> {
+    const row = (await this.run(db, "deleteExpired", [limit]))[0]!;
+    return { allowed: row[0] === true, deleted: Number(row[1]) };
+  }
+
+  /** Stores a schedule; returns its next tick (kept when the timing did not change). */
+  async upsertSchedule(db: Db, s: ScheduleSettings, firstRunAt: Date): Promise<Date> {
+    const rows = await this.run(db, "upsertSchedule", [
+      s.name,
+      s.queue,
+      s.cron,
+      s.everyMs,
+      s.timezone,
+      s.payloadText,
+      JSON.stringify(s.options),
+      firstRunAt.toISOString(),
+    ]);
+    return rows[0]![0] as Date;
+  }
+
+  async deleteSchedule(db: Db, name: string): Promise<boolean> {
+    return (await this.run(db, "deleteSchedule", [name])).length > 0;
+  }
+
+  /** The database clock, in Unix milliseconds. */
+  async databaseNow(db: Db): Promise<number> {
+    return Number((await this.run(db, "databaseNow", []))[0]![0]);
+  }
+
+  async nextScheduleIn(db: Db): Promise<number | null> {
+    const value = (await this.run(db, "nextScheduleIn", []))[0]?.[0];
+    return value === null || value === undefined ? null : Number(value);
+  }
+
+  async dueSchedules(db: Db): Promise<DueSchedule[]> {
+    return (await this.run(db, "dueSchedules", [])).map((row) => ({
+      name: row[0] as string,
+      cron: (row[1] as string | null) ?? null,
+      everyMs: row[2] === null ? null : Number(row[2]),
+      timezone: (row[3] as string | null) ?? null,
+      tick: row[4] as string,
+      tickMs: Number(row[5]),
+      nowMs: Number(row[6]),
+    }));
+  }
+
+  /** Fires a schedule's tick; the job's id, or null when another client fired it first. */
+  async fireSchedule(db: Db, name: string, tick: string, next: Date): Promise<string | null> {
+    const rows = await this.run(db, "fireSchedule", [name, tick, next.toISOString()]);
+    return (rows[0]?.[0] as string | null) ?? null;
+  }
+
+  async listSchedules(db: Db): Promise<ScheduleRow[]> {
+    return (await this.run(db, "listSchedules", [])).map((row) => ({
+      name: row[0] as string,
+      queue: row[1] as string,
+      cron: (row[2] as string | null) ?? null,
+      everyMs: row[3] === null ? null : Number(row[3]),
+      timezone: (row[4] as string | null) ?? null,
+      payload: JSON.parse(row[5] as string) as Json,
+      options: JSON.parse(row[6] as string) as Record<string, Json>,
+      nextRunAt: row[7] as Date,
+      lastRunAt: (row[8] as Date | null) ?? null,
+      lastJobId: (row[9] as string | null) ?? null,
+    }));
+  }
 }
 
 /** The batch as JSON text, splicing in each payload's text rather than parsing it again. */
@@ -256,6 +345,44 @@ function encodeInsertRows(rows: InsertRow[]): string {
     ({ payloadText, ...rest }) => `${JSON.stringify(rest).slice(0, -1)},"payload":${payloadText}}`,
   );
   return `[${parts.join(",")}]`;
+}
+
+/** A schedule whose tick has come (`dueSchedules`). */
+export interface DueSchedule {
+  name: string;
+  cron: string | null;
+  everyMs: number | null;
+  timezone: string | null;
+  /** The tick as stored, for the compare-and-swap. */
+  tick: string;
+  tickMs: number;
+  /** The database clock. */
+  nowMs: number;
+}
+
+/** A schedule as stored (`listSchedules`). */
+export interface ScheduleRow {
+  name: string;
+  queue: string;
+  cron: string | null;
+  everyMs: number | null;
+  timezone: string | null;
+  payload: Json;
+  options: Record<string, Json>;
+  nextRunAt: Date;
+  lastRunAt: Date | null;
+  lastJobId: string | null;
+}
+
+/** A schedule to store (`upsertSchedule`). */
+export interface ScheduleSettings {
+  name: string;
+  queue: string;
+  cron: string | null;
+  everyMs: number | null;
+  timezone: string | null;
+  payloadText: string;
+  options: Record<string, Json>;
 }
 
 function idSet(rows: unknown[][]): Set<string> {

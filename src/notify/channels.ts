@@ -3,10 +3,13 @@
  * the listener use, so the two can never disagree.
  */
 
-/** What a channel carries: jobs that can run (`ready`) and jobs that finished (`done`). */
-export type ChannelKind = "ready" | "done";
+/**
+ * What a channel carries: jobs that can run (`ready`), jobs that finished (`done`), and
+ * schedules that were created, removed or retimed (`schedule`).
+ */
+export type ChannelKind = "ready" | "done" | "schedule";
 
-export const CHANNEL_KINDS: readonly ChannelKind[] = ["ready", "done"];
+export const CHANNEL_KINDS: readonly ChannelKind[] = ["ready", "done", "schedule"];
 
 /** PostgreSQL truncates identifiers, channel names included, to 63 bytes. */
 export const MAX_CHANNEL_BYTES = 63;

@@ -25,6 +25,8 @@ export interface DoneNotice {
 export interface ListenerEvents {
   ready: [ReadyNotice];
   done: [DoneNotice];
+  /** A schedule was created, removed or retimed. */
+  schedule: [];
   /** LISTEN succeeded (first time or after a reconnect): anything may have been missed, re-read. */
   listen: [epoch: number];
   /** The connection was lost; notifications stop until the next `listen`. */
@@ -174,6 +176,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private onNotify(channel: string, payload: string): void {
     const kind = this.channels.get(channel);
     if (!kind) return;
+    if (kind === "schedule") {
+      this.emit("schedule");
+      return;
+    }
     let message: unknown;
     try {
       message = JSON.parse(payload);

@@ -95,9 +95,11 @@ dbTest(
       await within(next.promise, 5000, "a wake-up");
     }
     latencies.sort((a, b) => a - b);
+    // Loose on purpose (a loaded 2-core machine): polling is off, so anything like this is NOTIFY.
+    // The real numbers live in the benchmark.
     assert.ok(
-      latencies[latencies.length - 1]! < 250,
-      `slowest wake-up ${latencies.at(-1)}ms (median ${latencies[10]}ms)`,
+      latencies[10]! < 500 && latencies.at(-1)! < 1500,
+      `median wake-up ${latencies[10]}ms, slowest ${latencies.at(-1)}ms`,
     );
   },
 );

@@ -19,7 +19,7 @@ dbTest(
       await admin`select tablename from pg_tables where schemaname = ${schema} order by 1`;
     assert.deepEqual(
       tables.map((r) => r.tablename),
-      ["_jobs", "_migrations", "_queues"],
+      ["_jobs", "_migrations", "_queues", "_schedules"],
     );
   },
 );

@@ -117,8 +117,7 @@ test("values PostgreSQL could not store are refused before they can fail a share
   );
 });
 
-test("options not yet implemented are refused, never silently ignored", () => {
-  rejects(() => normaliseQueueOptions("q", { retention: "7d" }), /retention/, /not available/);
+test("options of the whole sendMany call do not accept job options", () => {
   rejects(
     () => normaliseSendMany([], { priority: 1 }, MiB),
     /sendMany options\.priority/,
