@@ -81,3 +81,47 @@ dbTest(
     );
   },
 );
+
+/** Runs an example to completion and returns its output, failing with its stderr if it fails. */
+async function runExample(
+  name: string,
+  env: Record<string, string>,
+  defer: (f: () => unknown) => void,
+): Promise<string> {
+  const child = startChild(`../../examples/${name}`, env);
+  defer(() => child.process.kill("SIGKILL"));
+  const code = await within(child.exited, 30_000, `examples/${name}.ts to finish`);
+  assert.equal(code, 0, child.stderr());
+  return child.stdout();
+}
+
+const FEATURE_EXAMPLES: Array<[string, RegExp[]]> = [
+  ["bounded-queue", [/^all 12 sends landed$/m, /^gave up: full is full$/m]],
+  [
+    "dedup",
+    [/^one job for welcome:42$/m, /^welcomed user 42$/m, /^a new job once the first finished$/m],
+  ],
+  ["workflow", [/^publish done$/m, /^order: fetch → resize \+ scan → publish$/m]],
+  ["filters", [/^eu worker got eu-daily\neu worker got eu-weekly$/m, /^cancelled 1 us job$/m]],
+  [
+    "transactional",
+    [
+      /^inside the transaction the queue holds 0 jobs$/m,
+      /^after commit it holds 1$/m,
+      /^after a rollback it still holds 1$/m,
+    ],
+  ],
+  ["sql-enqueue", [/^emailed order \d+$/m]],
+  ["schedule", [/^tick 1: pong\ntick 2: pong$/m]],
+  ["retention", [/^finished: completed$/m, /^deleted after its retention$/m]],
+];
+
+for (const [name, expected] of FEATURE_EXAMPLES) {
+  dbTest(
+    `examples/${name}.ts runs and prints what the README says`,
+    async ({ url, schema, defer }) => {
+      const output = await runExample(name, { DATABASE_URL: url, PGWAKE_SCHEMA: schema }, defer);
+      for (const pattern of expected) assert.match(output, pattern);
+    },
+  );
+}
