@@ -84,7 +84,7 @@ column schedules.last_run_at timestamp with time zone
 column schedules.last_job_id uuid
 column schedules.created_at timestamp with time zone
 column schedules.updated_at timestamp with time zone
-index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE (state = 'queued'::job_state)
+index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE ((state = 'queued'::job_state) AND (attributes IS NOT NULL))
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, finished_at) INCLUDE (state) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))
 index CREATE UNIQUE INDEX _jobs_key_idx ON _jobs USING btree (queue, key) WHERE ((key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::job_state, 'scheduled'::job_state, 'queued'::job_state, 'running'::job_state])))
@@ -114,7 +114,7 @@ trigger CREATE TRIGGER _jobs_after_insert AFTER INSERT ON _jobs REFERENCING NEW 
 trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_update()
 trigger CREATE TRIGGER _schedules_changed AFTER INSERT OR DELETE OR UPDATE OF cron, every_ms, timezone ON _schedules FOR EACH STATEMENT EXECUTE FUNCTION _schedules_changed()
 function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
-function _enqueue(jobs jsonb, atomic boolean) md5 ef3336deb1eb7439d9092b04c289c475
+function _enqueue(jobs jsonb, atomic boolean) md5 49f5581516ba811a0a2463f090119f3a
 function _fire_schedule(name text, expected timestamp with time zone, next timestamp with time zone) md5 cc382fe0f4161b2b26e3dbad7d0a81f4
 function _jobs_after_insert() md5 3762f2dc1c19247b61bf91e63db669c5
 function _jobs_after_update() md5 1699a7a269d41d18b20f69c31ed9b21a

