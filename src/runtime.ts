@@ -2,7 +2,13 @@ import { EventEmitter } from "eventemitter3";
 import postgres from "postgres";
 import type { ConsumerHost } from "./claimer.js";
 import { Completions } from "./completions.js";
-import { JobCancelledError, LeaseLostError, toPgwakeError, type PgwakeError } from "./errors.js";
+import {
+  ClientClosedError,
+  JobCancelledError,
+  LeaseLostError,
+  toPgwakeError,
+  type PgwakeError,
+} from "./errors.js";
 import { Job, type JobHost } from "./job.js";
 import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
@@ -59,6 +65,10 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private readonly scheduler: Scheduler;
   private readonly cleaner: Cleaner;
   private heldDrained: Deferred<void> | undefined;
+  /** Statements the background services have under way; shutdown waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Set by shutdown: background services start no more statements. */
+  private stopped = false;
   private readonly workers = new Set<{
     stop(options?: { timeout?: number }): Promise<void>;
     stopped: Promise<void>;
@@ -80,16 +90,20 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     const report = (error: unknown): void => this.reportError(error);
     this.completions = new Completions(
       {
-        outcomes: (ids) => this.queries.jobOutcomes(this.db, ids),
-        transactionStates: (xids) => this.queries.transactionStates(this.db, xids),
+        outcomes: (ids) => this.background(() => this.queries.jobOutcomes(this.db, ids)),
+        transactionStates: (xids) =>
+          this.background(() => this.queries.transactionStates(this.db, xids)),
       },
       report,
     );
     this.producer = new Producer(this.queries, this.db, this.room);
     this.settler = new Settler(this.queries, this.db);
-    this.heartbeat = new Heartbeat((leases) => this.queries.heartbeatJobs(this.db, leases), report);
+    this.heartbeat = new Heartbeat(
+      (leases) => this.background(() => this.queries.heartbeatJobs(this.db, leases)),
+      report,
+    );
     this.deadlines = new DeadlineWatcher(
-      (queue) => this.queries.tickQueue(this.db, queue),
+      (queue) => this.background(() => this.queries.tickQueue(this.db, queue)),
       (queue) => this.wakeups.bump(queue),
       report,
     );
@@ -110,17 +124,18 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     );
     this.scheduler = new Scheduler(
       {
-        nextIn: () => this.queries.nextScheduleIn(this.db),
-        due: () => this.queries.dueSchedules(this.db),
-        fire: (name, tick, next) => this.queries.fireSchedule(this.db, name, tick, next),
+        nextIn: () => this.background(() => this.queries.nextScheduleIn(this.db)),
+        due: () => this.background(() => this.queries.dueSchedules(this.db)),
+        fire: (name, tick, next) =>
+          this.background(() => this.queries.fireSchedule(this.db, name, tick, next)),
       },
       report,
     );
     this.cleaner = new Cleaner(
       {
-        dueIn: () => this.queries.retentionDueIn(this.db),
-        retentions: () => this.queries.queueRetentions(this.db),
-        deleteBatch: (limit) => this.queries.deleteExpired(this.db, limit),
+        dueIn: () => this.background(() => this.queries.retentionDueIn(this.db)),
+        retentions: () => this.background(() => this.queries.queueRetentions(this.db)),
+        deleteBatch: (limit) => this.background(() => this.queries.deleteExpired(this.db, limit)),
       },
       report,
     );
@@ -139,6 +154,21 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     this.poll.start();
     this.scheduler.refresh();
     this.cleaner.refresh();
+  }
+
+  /**
+   * Runs a statement of a background service. Once shut down none starts (heartbeats go on while
+   * close waits for running handlers), and shutdown waits for those under way: with a pool the user passed in, a statement still queued when the
+   * user ends that pool would open a fresh connection after the end (postgres.js serves queued
+   * statements on reconnect) and keep the process alive.
+   */
+  private background<T>(statement: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new ClientClosedError("run background statements"));
+    const running = statement();
+    const tracked = running.catch(() => undefined);
+    this.inFlight.add(tracked);
+    void tracked.then(() => this.inFlight.delete(tracked));
+    return running;
   }
 
   reportError(error: unknown): void {
@@ -266,12 +296,14 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   /** Stops the background services and the listener; ends the pool if pgwake made it. */
   async shutdown(closedError: PgwakeError): Promise<void> {
     await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
+    this.stopped = true;
     this.poll.stop();
     this.scheduler.stop();
     this.cleaner.stop();
     this.deadlines.stop();
     this.heartbeat.stop();
     this.completions.rejectAll(closedError);
+    await Promise.all(this.inFlight);
     await this.listener.stop().catch(() => undefined);
     if (this.ownsSql) await this.sql.end({ timeout: 5 }).catch(() => undefined);
   }
@@ -321,8 +353,9 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
    * have been missed) so the handler gets the right reason.
    */
   private onLeaseGone(job: AnyJob): void {
-    void this.queries
-      .jobStates(this.db, [job.id])
+    // An ack or nack under way beat the heartbeat to the row: the lease was used, not lost.
+    if (job.settled) return;
+    void this.background(() => this.queries.jobStates(this.db, [job.id]))
       .then((states) => states.get(job.id))
       .catch(() => undefined)
       .then((state) =>

@@ -20,6 +20,8 @@ interface Watched {
   ticking: boolean;
   /** A tick was asked for while one ran. */
   again: boolean;
+  /** Work became ready while the lease time was still unknown: arm one lease ahead once known. */
+  awaitingLease: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export class DeadlineWatcher {
         timerAt: Infinity,
         ticking: false,
         again: false,
+        awaitingLease: false,
       };
       this.queues.set(queue, watched);
       this.arm(queue, 0); // learn the queue's deadlines now
@@ -94,7 +97,11 @@ export class DeadlineWatcher {
     // Until a tick has told us the lease time, guessing it could arm the timer far too late: tick
     // now instead (which also sees the job, if an earlier tick's snapshot did not).
     if (notice.ready > 0) {
-      this.arm(notice.queue, watched.leaseMs === undefined ? 0 : watched.leaseMs + TIMER_SLACK_MS);
+      if (watched.leaseMs !== undefined) this.arm(notice.queue, watched.leaseMs + TIMER_SLACK_MS);
+      // The tick under way learns the lease time; arming from it then is enough, and a second
+      // tick per start-up burst of sends would be wasted.
+      else if (watched.ticking) watched.awaitingLease = true;
+      else this.arm(notice.queue, 0);
     }
   }
 
@@ -150,6 +157,11 @@ export class DeadlineWatcher {
     if (watched.again) {
       watched.again = false;
       next = 0;
+    }
+    if (watched.awaitingLease) {
+      watched.awaitingLease = false;
+      const leaseDelay = watched.leaseMs === undefined ? 0 : watched.leaseMs + TIMER_SLACK_MS;
+      next = next === undefined ? leaseDelay : Math.min(next, leaseDelay);
     }
     if (next !== undefined) this.arm(queue, next);
   }

@@ -98,6 +98,7 @@ export class Heartbeat {
       const alive = await this.beat(
         due.map((e) => ({ id: e.lease.id, token: e.lease.token, lease_ms: e.lease.leaseMs })),
       );
+      if (this.stopped) return; // the client closed: what the beat found is nobody's business
       for (const entry of due) {
         if (this.held.get(entry.lease.id) !== entry) continue; // settled or replaced meanwhile
         if (alive.has(entry.lease.id)) {

@@ -45,3 +45,26 @@ test("a beat that does not find a lease reports it lost, once", async () => {
   assert.equal(heartbeat.size, 1);
   heartbeat.stop();
 });
+
+test("a beat that answers after stop() reports nothing lost (the client closed meanwhile)", async () => {
+  let started!: () => void;
+  const beatStarted = new Promise<void>((resolve) => (started = resolve));
+  let answer!: (alive: Set<string>) => void;
+  const heartbeat = new Heartbeat(
+    () => {
+      started();
+      return new Promise<Set<string>>((resolve) => (answer = resolve));
+    },
+    (error) => assert.fail(String(error)),
+  );
+  const lost: string[] = [];
+  heartbeat.hold({ id: "job", token: "t", leaseMs: 30, onLost: () => lost.push("job") });
+  // The heartbeat's timers are unref'd: keep the test alive while waiting for the first beat.
+  const keepAlive = setTimeout(() => assert.fail("no beat within 2 s"), 2000);
+  await beatStarted;
+  clearTimeout(keepAlive);
+  heartbeat.stop();
+  answer(new Set()); // the job was acked while the beat was under way
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(lost, [], "no lease reported lost after stop");
+});
