@@ -1,5 +1,6 @@
 import type { EventEmitter } from "eventemitter3";
-import { ClientClosedError, QueueNotFoundError, toPgwakeError } from "./errors.js";
+import { ClientClosedError, QueueInUseError, QueueNotFoundError, toPgwakeError } from "./errors.js";
+import type { JobInfo, QueueInfo } from "./db/rows.js";
 import type { ScheduleSettings } from "./db/queries.js";
 import {
   nextTick,
@@ -10,10 +11,13 @@ import {
 import { checkSchemaVersion, migrate, type MigrationReport } from "./db/migrate.js";
 import {
   checkDuration,
+  checkJobId,
   checkOptions,
   checkQueueName,
   normaliseConnect,
+  normaliseJobsQuery,
   normaliseQueueOptions,
+  type JobsQuery,
   type ClientSettings,
   type ConnectOptions,
   type QueueOptions,
@@ -149,6 +153,77 @@ export class Client {
     return rows.map(({ options: _options, ...row }) => row);
   }
 
+  /**
+   * Every queue with its options and its jobs counted by state, by name.
+   *
+   * @example
+   * ```ts
+   * for (const q of await client.queues()) console.log(q.name, q.counts.queued, q.counts.failed);
+   * ```
+   */
+  async queues(): Promise<QueueInfo[]> {
+    this.assertOpen("list queues");
+    return this.runtime.queries.listQueues(this.runtime.db);
+  }
+
+  /** One queue with its options and counts; null if there is no such queue. */
+  async queueInfo(name: string): Promise<QueueInfo | null> {
+    const queueName = checkQueueName(name);
+    this.assertOpen("read a queue");
+    const [info] = await this.runtime.queries.listQueues(this.runtime.db, queueName);
+    return info ?? null;
+  }
+
+  /**
+   * Deletes a queue and its finished jobs. Resolves false if there was no such queue. A queue
+   * that still has unfinished jobs, a schedule sending to it, or another queue dead-lettering
+   * into it is kept: the call rejects with {@link QueueInUseError}. Stop its producers first: a
+   * send racing the delete can leave a job in a queue that no longer exists (creating the queue
+   * again brings it back).
+   *
+   * @example
+   * ```ts
+   * await client.deleteQueue("old-reports");
+   * ```
+   */
+  async deleteQueue(name: string): Promise<boolean> {
+    const queueName = checkQueueName(name);
+    this.assertOpen("delete a queue");
+    const outcome = await this.runtime.queries.deleteQueue(this.runtime.db, queueName);
+    if (outcome === null) return false;
+    if (outcome !== "deleted") throw new QueueInUseError(queueName, outcome);
+    return true;
+  }
+
+  /**
+   * A page of jobs of every queue (or of `queue`, in `state`), newest first. Pass the page's
+   * `nextCursor` as `cursor` for the next one; it is null on the last page.
+   *
+   * @example
+   * ```ts
+   * let page = await client.jobs({ queue: "emails", state: "failed", limit: 100 });
+   * while (page.nextCursor) page = await client.jobs({ queue: "emails", state: "failed", cursor: page.nextCursor });
+   * ```
+   */
+  async jobs(query?: JobsQuery): Promise<{ jobs: JobInfo[]; nextCursor: string | null }> {
+    const { limit, ...rest } = normaliseJobsQuery(query);
+    this.assertOpen("list jobs");
+    // One more than asked tells whether there is a next page.
+    const rows = await this.runtime.queries.listJobs(this.runtime.db, {
+      ...rest,
+      limit: limit + 1,
+    });
+    const jobs = rows.slice(0, limit);
+    return { jobs, nextCursor: rows.length > limit ? jobs.at(-1)!.id : null };
+  }
+
+  /** A job of any queue by id, or null. (`queue.get(id)` does the same within one queue.) */
+  async job(id: string): Promise<JobInfo | null> {
+    const jobId = checkJobId(id, "job id");
+    this.assertOpen("get a job");
+    return this.runtime.queries.getJob(this.runtime.db, null, jobId);
+  }
+
   /** Applies pending migrations (`connect` does this unless `migrate: false`). */
   async migrate(): Promise<MigrationReport> {
     this.assertOpen("migrate");
@@ -182,6 +257,11 @@ export class Client {
 
   private assertOpen(what: string): void {
     if (this.runtime.closing.signal.aborted) throw new ClientClosedError(what);
+  }
+
+  /** @internal for the server and the CLI, which work below the public API. */
+  static runtimeOf(client: Client): Runtime {
+    return client.runtime;
   }
 }
 

@@ -8,6 +8,7 @@ export type PgwakeErrorCode =
   | "VALIDATION"
   | "QUEUE_NOT_FOUND"
   | "QUEUE_FULL"
+  | "QUEUE_IN_USE"
   | "JOB_FAILED"
   | "JOB_CANCELLED"
   | "JOB_NOT_FOUND"
@@ -16,7 +17,8 @@ export type PgwakeErrorCode =
   | "SCHEMA_OUTDATED"
   | "CLIENT_CLOSED"
   | "ABORTED"
-  | "DATABASE";
+  | "DATABASE"
+  | "HTTP";
 
 /**
  * The base class of every pgwake error.
@@ -107,6 +109,35 @@ export class QueueFullError extends PgwakeError {
     );
     this.queue = queue;
     this.written = written;
+  }
+}
+
+/**
+ * The queue cannot be deleted yet: it still has unfinished jobs, a schedule sends to it, or
+ * another queue dead-letters into it. Nothing was deleted.
+ *
+ * @example
+ * ```ts
+ * await client.deleteQueue("emails").catch((e: QueueInUseError) => e.reason); // "unfinished jobs"
+ * ```
+ */
+export class QueueInUseError extends PgwakeError {
+  readonly queue: string;
+  /** What keeps it: `unfinished jobs`, `a schedule` or `a queue dead-lettering into it`. */
+  readonly reason: string;
+
+  constructor(queue: string, reason: string) {
+    super(
+      "QUEUE_IN_USE",
+      `queue "${queue}" was not deleted: it still has ${reason}. ` +
+        (reason === "unfinished jobs"
+          ? "Let them finish or cancel them (queue.cancel), then delete it again"
+          : reason === "a schedule"
+            ? "Remove its schedules with client.unschedule(name) first"
+            : "Point the other queue's deadLetter elsewhere first"),
+    );
+    this.queue = queue;
+    this.reason = reason;
   }
 }
 

@@ -18,12 +18,13 @@ export { SentJob, SentBatch } from "./sent-job.js";
 export { Job } from "./job.js";
 export { Worker, type Handler } from "./worker.js";
 export type { ClientEvents } from "./runtime.js";
-export type { JobInfo, JobState } from "./db/rows.js";
+export type { JobInfo, JobState, QueueInfo } from "./db/rows.js";
 export type { ScheduleInfo, ScheduleOptions } from "./schedule.js";
 export type { MigrationReport } from "./db/migrate.js";
 export type {
   BackoffOptions,
   ConnectOptions,
+  JobsQuery,
   NackOptions,
   QueueOptions,
   ReceiveOptions,
@@ -43,6 +44,7 @@ export {
   LeaseLostError,
   PgwakeError,
   QueueFullError,
+  QueueInUseError,
   QueueNotFoundError,
   SchemaTooNewError,
   ValidationError,

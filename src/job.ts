@@ -52,6 +52,8 @@ export class Job<P = Json, R = Json> {
   readonly leaseToken: string;
   /** @internal */
   readonly leaseMs: number;
+  /** @internal when it was claimed, on the monotonic clock */
+  readonly claimedAt = performance.now();
 
   private readonly controller = new AbortController();
   private state: "held" | "settling" | "settled" = "held";

@@ -24,6 +24,7 @@ import {
   isPlainObject,
   optional,
 } from "./util/checks.js";
+import type { JobState } from "./db/rows.js";
 import type { Duration } from "./util/duration.js";
 import { toJsonText, type Json } from "./util/json.js";
 import { randomBytes } from "node:crypto";
@@ -509,6 +510,48 @@ export function normaliseCancelTarget(
     "a job id, an array of job ids, or { filter: { attribute: value } }",
     value,
   );
+}
+
+/** A query for `client.jobs()`: a page of jobs, newest first. */
+export interface JobsQuery {
+  /** Only jobs of this queue. */
+  queue?: string;
+  /** Only jobs in this public state. */
+  state?: JobState;
+  /** How many (1-1000, default 50). */
+  limit?: number;
+  /** Where the previous page ended (its `nextCursor`). */
+  cursor?: string;
+}
+
+export const JOB_STATES: readonly JobState[] = [
+  "queued",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+];
+
+export function normaliseJobsQuery(value: unknown): {
+  queue: string | null;
+  state: JobState | null;
+  limit: number;
+  before: string | null;
+} {
+  const query = checkOptions<JobsQuery>(value, "jobs query", ["queue", "state", "limit", "cursor"]);
+  return {
+    queue: optional(query.queue, null, (v) => checkQueueName(v, "jobs query.queue")),
+    state: optional(query.state, null, (v) => {
+      if (!JOB_STATES.includes(v as JobState)) {
+        invalid("jobs query.state", `one of ${JOB_STATES.join(", ")}`, v);
+      }
+      return v as JobState;
+    }),
+    limit: optional(query.limit, 50, (v) => checkInteger(v, "jobs query.limit", 1, 1000)),
+    before: optional(query.cursor, null, (v) =>
+      checkJobId(v, "jobs query.cursor (the nextCursor of the previous page)"),
+    ),
+  };
 }
 
 /** Dedup keys: 1-512 characters. */

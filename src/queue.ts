@@ -75,7 +75,7 @@ export class Queue<P = Json, R = Json> implements SentHost {
       this.assertOpen("send");
       const job = normaliseSend(payload, options, this.runtime.maxPayloadBytes);
       inTransaction = job.tx !== undefined;
-      write = this.runtime.producer.send(this.name, id, job);
+      write = this.runtime.producer.send(this.name, id, job).then(this.announce);
     } catch (error) {
       write = Promise.reject(toPgwakeError("send", error));
     }
@@ -103,7 +103,7 @@ export class Queue<P = Json, R = Json> implements SentHost {
       const { jobs, batch } = normaliseSendMany(items, options, this.runtime.maxPayloadBytes);
       ids = jobs.map(() => uuidv7());
       inTransaction = batch.tx !== undefined;
-      write = this.runtime.producer.sendMany(this.name, ids, jobs, batch);
+      write = this.runtime.producer.sendMany(this.name, ids, jobs, batch).then(this.announce);
     } catch (error) {
       write = Promise.reject(toPgwakeError("sendMany", error));
     }
@@ -199,6 +199,12 @@ export class Queue<P = Json, R = Json> implements SentHost {
     this.assertOpen("retry");
     return this.runtime.queries.retryJob(this.runtime.db, this.name, jobId);
   }
+
+  /** Emits `job:sent` for a write that landed. */
+  private readonly announce = (written: Written): Written => {
+    this.runtime.emit("job:sent", { queue: this.name, count: written.ids.length });
+    return written;
+  };
 
   private assertOpen(what: string): void {
     if (this.runtime.closing.signal.aborted) throw new ClientClosedError(what);

@@ -13,7 +13,7 @@ import { Job, type JobHost } from "./job.js";
 import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
 import { Settler } from "./settler.js";
-import { Queries, type Db } from "./db/queries.js";
+import { Queries, type Db, type LeaseRef } from "./db/queries.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
 import { Wakeups } from "./notify/wakeups.js";
 import { DeadlineWatcher } from "./services/deadline-watcher.js";
@@ -24,6 +24,23 @@ import { Scheduler } from "./services/scheduler.js";
 import { deferred, type Deferred } from "./util/deferred.js";
 import type { Json } from "./util/json.js";
 
+/** A job as the settling events need it: the queue, id and attempt, and when it was claimed. */
+export interface ClaimedJob {
+  readonly queue: string;
+  readonly id: string;
+  readonly attempt: number;
+  /** When it was claimed, on the monotonic clock (`performance.now()`). */
+  readonly claimedAt: number;
+}
+
+function jobEvent(job: ClaimedJob): JobEvent {
+  return { queue: job.queue, id: job.id, attempt: job.attempt };
+}
+
+function sinceClaim(job: ClaimedJob): number {
+  return performance.now() - job.claimedAt;
+}
+
 /** Events a client emits. */
 export interface ClientEvents {
   /** A background failure (lost listener, failed heartbeat or claim); the client recovers by itself. */
@@ -32,6 +49,23 @@ export interface ClientEvents {
   "listener:reconnect": [info: { epoch: number }];
   /** The listener lost its connection; it reconnects with backoff. */
   "listener:lost": [];
+  /** A notification arrived on one of the schema's channels (every client receives each one). */
+  "listener:notify": [info: { kind: "ready" | "done" | "schedule" }];
+  /** Jobs sent by this client were enqueued (`count` includes sends answered by a dedup key). */
+  "job:sent": [info: { queue: string; count: number }];
+  /** This client claimed a job; `waitedMs` is how long it had been runnable (wake-up latency). */
+  "job:claimed": [info: JobEvent & { waitedMs: number }];
+  /** A job this client held was acked; `durationMs` runs from its claim. */
+  "job:completed": [info: JobEvent & { durationMs: number }];
+  /** An attempt of a job this client held was nacked (it is retried, or failed for good). */
+  "job:failed": [info: JobEvent & { durationMs: number; error: Json }];
+}
+
+/** What job events say about the job. */
+export interface JobEvent {
+  queue: string;
+  id: string;
+  attempt: number;
 }
 
 /** How long the listener health check may take on the safety poll. */
@@ -139,9 +173,18 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       },
       report,
     );
-    this.listener.on("schedule", () => this.scheduler.refresh());
-    this.listener.on("ready", (notice) => this.onReady(notice));
-    this.listener.on("done", (notice) => this.onDone(notice));
+    this.listener.on("schedule", () => {
+      this.emit("listener:notify", { kind: "schedule" });
+      this.scheduler.refresh();
+    });
+    this.listener.on("ready", (notice) => {
+      this.emit("listener:notify", { kind: "ready" });
+      this.onReady(notice);
+    });
+    this.listener.on("done", (notice) => {
+      this.emit("listener:notify", { kind: "done" });
+      this.onDone(notice);
+    });
     this.listener.on("listen", (epoch) => this.onListen(epoch));
     this.listener.on("lost", () => this.emit("listener:lost"));
     this.listener.on("error", report);
@@ -183,6 +226,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name, filter);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
+      this.emit("job:claimed", { queue, id: job.id, attempt: job.attempt, waitedMs: row.waitedMs });
       // This process may hold an earlier delivery of the same job whose lease expired meanwhile.
       const earlier = this.held.get(job.id);
       if (earlier)
@@ -228,11 +272,44 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   // --- JobHost --------------------------------------------------------------------------------
 
   complete(job: AnyJob, resultText: string): Promise<boolean> {
-    return this.settler.complete({ id: job.id, token: job.leaseToken }, resultText);
+    return this.completeLease(job, { id: job.id, token: job.leaseToken }, resultText);
   }
 
   fail(job: AnyJob, error: Json, delayMs: number | null): Promise<boolean> {
-    return this.settler.fail({ id: job.id, token: job.leaseToken }, error, delayMs);
+    return this.failLease(job, { id: job.id, token: job.leaseToken }, error, delayMs);
+  }
+
+  /** Hands a claimed lease back without counting the attempt (a remote claim nobody received). */
+  releaseLease(lease: LeaseRef): Promise<boolean> {
+    return this.settler.release(lease);
+  }
+
+  /**
+   * Acks a lease held here or by a remote consumer; emits `job:completed` when it applied and the
+   * job's claim is known (a remote lease claimed before this process started is not).
+   */
+  async completeLease(
+    job: ClaimedJob | undefined,
+    lease: LeaseRef,
+    resultText: string,
+  ): Promise<boolean> {
+    const applied = await this.settler.complete(lease, resultText);
+    if (applied && job)
+      this.emit("job:completed", { ...jobEvent(job), durationMs: sinceClaim(job) });
+    return applied;
+  }
+
+  /** Nacks a lease held here or by a remote consumer; emits `job:failed` like `completeLease`. */
+  async failLease(
+    job: ClaimedJob | undefined,
+    lease: LeaseRef,
+    error: Json,
+    delayMs: number | null,
+  ): Promise<boolean> {
+    const applied = await this.settler.fail(lease, error, delayMs);
+    if (applied && job)
+      this.emit("job:failed", { ...jobEvent(job), durationMs: sinceClaim(job), error });
+    return applied;
   }
 
   release(job: AnyJob): void {

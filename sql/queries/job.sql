@@ -34,9 +34,12 @@ with queue as (
   from picked, queue
   where j.id = picked.id
   returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
-            j.lease_token, queue.lease_ms
+            j.lease_token, queue.lease_ms, j.lease_expires_at
 )
-select id::text, payload::text, attributes::text, attempt, lease_token::text, lease_ms
+select id::text, payload::text, attributes::text, attempt, lease_token::text, lease_ms,
+       -- since it became runnable: the wake-up latency metric
+       greatest(0, extract(epoch from now() - run_at) * 1000)::double precision as waited_ms,
+       lease_expires_at
 from claimed
 order by priority desc, run_at, id;
 
@@ -217,7 +220,37 @@ select j.id::text, j.queue,
        j.created_at, j.started_at, j.finished_at
 from /*schema*/_jobs j
 left join /*schema*/_queues q on q.name = j.queue
-where j.id = $1::uuid and j.queue = $2::text;
+where j.id = $1::uuid and ($2::text is null or j.queue = $2::text);
+
+-- name: listJobs
+-- A page of jobs, newest first (ids are UUIDv7, so id order is creation order), of queue $1 and
+-- public state $2 when given, older than the cursor $3. A backward walk of the primary key that
+-- stops after $4 matches: cheap for the newest pages and for common states; a state that is rare
+-- in a large table reads until it has found a page (docs/claim-explain.md, listJobs).
+select j.id::text, j.queue,
+       (case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end) as state,
+       j.priority, j.run_at, j.payload::text, j.attributes::text, j.attempt,
+       coalesce(j.max_attempts, q.max_attempts) as max_attempts,
+       j.result::text, j.errors::text, j.leased_by, j.lease_expires_at,
+       j.created_at, j.started_at, j.finished_at
+from /*schema*/_jobs j
+left join /*schema*/_queues q on q.name = j.queue
+where ($1::text is null or j.queue = $1::text)
+  and ($2::text is null
+       or j.state::text = $2::text
+       or ($2::text = 'queued' and j.state in ('scheduled', 'waiting')))
+  and ($3::uuid is null or j.id < $3::uuid)
+order by j.id desc
+limit $4::integer;
+
+-- name: extendLease
+-- A remote (HTTP) consumer's heartbeat: extends one lease by its queue's lease time, fenced by
+-- the token. No row: the lease is gone.
+update /*schema*/_jobs j
+set lease_expires_at = now() + q.lease_ms * interval '1 millisecond'
+from /*schema*/_queues q
+where q.name = j.queue and j.id = $1::uuid and j.lease_token = $2::uuid and j.state = 'running'
+returning j.lease_expires_at;
 
 -- name: cancelJobs
 -- Dependents of cancelled jobs are cancelled too (by the update trigger).
@@ -226,7 +259,7 @@ set state = 'cancelled',
     finished_at = now(),
     lease_token = null,
     lease_expires_at = null
-where queue = $1::text
+where ($1::text is null or queue = $1::text)
   and id = any($2::uuid[])
   and state in ('waiting', 'scheduled', 'queued', 'running')
 returning id::text;
@@ -253,7 +286,7 @@ set state = 'queued',
     finished_at = null,
     lease_token = null,
     leased_by = null
-where queue = $1::text and id = $2::uuid and state in ('failed', 'cancelled')
+where ($1::text is null or queue = $1::text) and id = $2::uuid and state in ('failed', 'cancelled')
 returning id::text;
 
 -- name: queueStats

@@ -6,10 +6,12 @@ import {
   decodeJobInfo,
   decodeOutcome,
   decodeQueue,
+  decodeQueueInfo,
   decodeTick,
   type ClaimedRow,
   type JobInfo,
   type OutcomeRow,
+  type QueueInfo,
   type QueueRow,
   type TickRow,
 } from "./rows.js";
@@ -39,12 +41,16 @@ export const QUERY_NAMES = [
   "jobStates",
   "transactionStates",
   "getJob",
+  "listJobs",
+  "extendLease",
   "cancelJobs",
   "cancelJobsWhere",
   "retryJob",
   "queueStats",
   "upsertQueue",
   "getQueue",
+  "listQueues",
+  "deleteQueue",
   "retentionDueIn",
   "queueRetentions",
   "deleteExpired",
@@ -217,12 +223,34 @@ export class Queries {
     return new Map(rows.map((row) => [row[0] as string, row[1] as string]));
   }
 
-  async getJob<P, R>(db: Db, queue: string, id: string): Promise<JobInfo<P, R> | null> {
+  /** A job of `queue` (of any queue when `queue` is null). */
+  async getJob<P, R>(db: Db, queue: string | null, id: string): Promise<JobInfo<P, R> | null> {
     const rows = await this.run(db, "getJob", [id, queue]);
     return rows[0] ? decodeJobInfo<P, R>(rows[0]) : null;
   }
 
-  async cancelJobs(db: Db, queue: string, ids: string[]): Promise<string[]> {
+  /** A page of jobs, newest first; `before` is the last id of the previous page. */
+  async listJobs(
+    db: Db,
+    query: { queue: string | null; state: string | null; before: string | null; limit: number },
+  ): Promise<JobInfo[]> {
+    const rows = await this.run(db, "listJobs", [
+      query.queue,
+      query.state,
+      query.before,
+      query.limit,
+    ]);
+    return rows.map((row) => decodeJobInfo(row));
+  }
+
+  /** Extends one lease by its queue's lease time; its new expiry, or null if it is gone. */
+  async extendLease(db: Db, lease: LeaseRef): Promise<Date | null> {
+    const rows = await this.run(db, "extendLease", [lease.id, lease.token]);
+    return (rows[0]?.[0] as Date | undefined) ?? null;
+  }
+
+  /** Cancels unfinished jobs of `queue` (of any queue when null); returns the ids cancelled. */
+  async cancelJobs(db: Db, queue: string | null, ids: string[]): Promise<string[]> {
     return (await this.run(db, "cancelJobs", [queue, ids])).map((row) => row[0] as string);
   }
 
@@ -231,7 +259,8 @@ export class Queries {
     return rows.map((row) => row[0] as string);
   }
 
-  async retryJob(db: Db, queue: string, id: string): Promise<boolean> {
+  /** Requeues a failed or cancelled job of `queue` (of any queue when null). */
+  async retryJob(db: Db, queue: string | null, id: string): Promise<boolean> {
     return (await this.run(db, "retryJob", [queue, id])).length > 0;
   }
 
@@ -257,6 +286,19 @@ export class Queries {
   async getQueue(db: Db, name: string): Promise<QueueRow | null> {
     const rows = await this.run(db, "getQueue", [name]);
     return rows[0] ? decodeQueue(rows[0]) : null;
+  }
+
+  /** Every queue (or just `name`) with its jobs counted. */
+  async listQueues(db: Db, name: string | null = null): Promise<QueueInfo[]> {
+    return (await this.run(db, "listQueues", [name])).map(decodeQueueInfo);
+  }
+
+  /**
+   * Deletes a queue and its finished jobs: `deleted`, or what keeps it (unfinished jobs, a
+   * schedule, a queue dead-lettering into it); null when there is no such queue.
+   */
+  async deleteQueue(db: Db, name: string): Promise<string | null> {
+    return ((await this.run(db, "deleteQueue", [name]))[0]?.[0] as string | undefined) ?? null;
   }
 
   /** Milliseconds until the oldest finished job outlives its retention; null when none. */

@@ -16,7 +16,16 @@ export type JobState = "queued" | "running" | "completed" | "failed" | "cancelle
 
 /** Column names of each query's result, in order: the contract between SQL and decoder. */
 export const COLUMNS = {
-  claimJobs: ["id", "payload", "attributes", "attempt", "lease_token", "lease_ms"],
+  claimJobs: [
+    "id",
+    "payload",
+    "attributes",
+    "attempt",
+    "lease_token",
+    "lease_ms",
+    "waited_ms",
+    "lease_expires_at",
+  ],
   tickQueue: [
     "promoted",
     "rescued",
@@ -45,6 +54,44 @@ export const COLUMNS = {
     "created_at",
     "started_at",
     "finished_at",
+  ],
+  listJobs: [
+    "id",
+    "queue",
+    "state",
+    "priority",
+    "run_at",
+    "payload",
+    "attributes",
+    "attempt",
+    "max_attempts",
+    "result",
+    "errors",
+    "leased_by",
+    "lease_expires_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+  ],
+  listQueues: [
+    "name",
+    "max_attempts",
+    "backoff_delay_ms",
+    "backoff_factor",
+    "backoff_max_ms",
+    "lease_ms",
+    "max_size",
+    "dead_letter",
+    "retention_ms",
+    "created_at",
+    "updated_at",
+    "queued",
+    "waiting",
+    "scheduled",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
   ],
   getQueue: [
     "name",
@@ -88,6 +135,9 @@ export interface ClaimedRow {
   attempt: number;
   leaseToken: string;
   leaseMs: number;
+  /** How long it had been runnable when claimed (the wake-up latency), database clock. */
+  waitedMs: number;
+  leaseExpiresAt: Date;
 }
 
 export function decodeClaimed(row: Row): ClaimedRow {
@@ -98,6 +148,8 @@ export function decodeClaimed(row: Row): ClaimedRow {
     attempt: int(row[3]),
     leaseToken: row[4] as string,
     leaseMs: int(row[5]),
+    waitedMs: Number(row[6]),
+    leaseExpiresAt: date(row[7])!,
   };
 }
 
@@ -202,6 +254,34 @@ export function decodeJobInfo<P, R>(row: Row): JobInfo<P, R> {
 export interface QueueRow extends QueueSettings {
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A queue with its jobs counted (`client.queues()`). */
+export interface QueueInfo extends QueueRow {
+  /** Jobs by public state, as `queue.stats()` counts them. */
+  counts: {
+    queued: number;
+    running: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+  };
+  /** Of the queued jobs: how many wait for their `runAt` or a retry's backoff. */
+  delayed: number;
+  /** Of the queued jobs: how many wait for their dependencies (`after`). */
+  waiting: number;
+}
+
+export function decodeQueueInfo(row: Row): QueueInfo {
+  const [queued, waiting, scheduled, running, completed, failed, cancelled] = row
+    .slice(11, 18)
+    .map(int) as [number, number, number, number, number, number, number];
+  return {
+    ...decodeQueue(row),
+    counts: { queued: queued + waiting + scheduled, running, completed, failed, cancelled },
+    delayed: scheduled,
+    waiting,
+  };
 }
 
 export function decodeQueue(row: Row): QueueRow {
