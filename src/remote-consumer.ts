@@ -93,6 +93,8 @@ export class RemoteConsumer {
         });
       }
       await wakeups.wait(queue, seen, giveUp);
+      // Hung up or closing: claim nothing more. Timed out: one last look, then answer.
+      if (claim.signal.aborted || this.runtime.closing.signal.aborted) return [];
     }
   }
 
