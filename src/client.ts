@@ -224,6 +224,25 @@ export class Client {
     return this.runtime.queries.getJob(this.runtime.db, null, jobId);
   }
 
+  /**
+   * Whether this client can do its work: the database answers a query, and the listener is
+   * connected (so wake-ups and completions arrive). For health checks.
+   *
+   * @example
+   * ```ts
+   * const { ok } = await client.health(); // false while the database or the listener is down
+   * ```
+   */
+  async health(): Promise<{ ok: boolean; database: boolean; listening: boolean }> {
+    this.assertOpen("check health");
+    const listening = this.runtime.listener.listening;
+    const database = await this.runtime.queries.databaseNow(this.runtime.db).then(
+      () => true,
+      () => false,
+    );
+    return { ok: database && listening, database, listening };
+  }
+
   /** Applies pending migrations (`connect` does this unless `migrate: false`). */
   async migrate(): Promise<MigrationReport> {
     this.assertOpen("migrate");

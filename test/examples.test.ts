@@ -3,6 +3,10 @@
  * fresh schema, and its output is checked.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { startServer } from "../src/server/start.js";
 import { startChild } from "./helpers/child.js";
 import { dbTest, within } from "./helpers/db.js";
 
@@ -125,3 +129,68 @@ for (const [name, expected] of FEATURE_EXAMPLES) {
     },
   );
 }
+
+dbTest(
+  "examples/worker-service.ts answers health checks and shuts down gracefully on SIGTERM",
+  async ({ url, schema, defer, connect }) => {
+    const child = startChild("../../examples/worker-service", {
+      DATABASE_URL: url,
+      PGWAKE_SCHEMA: schema,
+      PORT: "0",
+    });
+    defer(() => child.process.kill("SIGKILL"));
+    const [, healthUrl] = await within(
+      child.line(/^health checks on (http:\S+)$/),
+      30_000,
+      "the service to listen",
+    );
+    const healthy = await fetch(healthUrl!);
+    assert.equal(healthy.status, 200);
+    assert.deepEqual(await healthy.json(), { ok: true, database: true, listening: true });
+
+    const client = await connect();
+    const sent = client.queue("thumbnails").send({ image: "cat.png", ms: 800 });
+    await within(child.line(/^working on cat\.png .* attempt 1\)$/), 10_000, "the job to start");
+    child.process.kill("SIGTERM");
+    await within(child.line(/^SIGTERM: no new jobs/), 5000, "the shutdown to begin");
+    assert.equal((await fetch(healthUrl!)).status, 503, "not ready while shutting down");
+    assert.equal(await within(child.exited, 15_000, "the service to exit"), 0, child.stderr());
+    const output = child.stdout();
+    assert.ok(
+      output.includes("done with cat.png") &&
+        output.indexOf("done with cat.png") < output.indexOf("stopped cleanly"),
+      "the running job finished before the service stopped",
+    );
+    assert.deepEqual(await within(sent.completed, 5000, "the job's completion"), {
+      thumbnail: "cat.png.thumb.png",
+    });
+  },
+);
+
+dbTest(
+  "examples/http-api.sh enqueues, claims and acks through the HTTP API with curl",
+  async ({ defer, connect }) => {
+    const client = await connect();
+    const server = await startServer(client, { port: 0, token: "example-token" });
+    defer(() => server.close(1000));
+    const script = spawn(
+      "bash",
+      [fileURLToPath(new URL("../examples/http-api.sh", import.meta.url))],
+      {
+        env: { ...process.env, PGWAKE_URL: server.url, PGWAKE_TOKEN: "example-token" },
+      },
+    );
+    defer(() => script.kill("SIGKILL"));
+    let output = "";
+    script.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    script.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await within(once(script, "exit"), 30_000, "the script to finish")) as [number];
+    assert.equal(code, 0, output);
+    const id = /^enqueued ([0-9a-f-]{36})$/m.exec(output)?.[1];
+    assert.ok(id, output);
+    assert.match(output, new RegExp(`^claimed ${id}$`, "m"));
+    assert.match(output, /^state: completed$/m);
+    assert.match(output, /^waited: queued$/m);
+    assert.deepEqual((await client.queue("resize").get(id))?.result, { thumbnail: "cat-128.png" });
+  },
+);

@@ -95,15 +95,8 @@ export function createHandler(client: Client, options: HandlerOptions = {}): Han
         503: { description: "unhealthy", schema: { type: "object" } },
       },
       handle: async () => {
-        const listening = runtime.listener.listening;
-        let database = true;
-        try {
-          await runtime.queries.databaseNow(runtime.db);
-        } catch {
-          database = false;
-        }
-        const ok = listening && database;
-        return json({ ok, database, listening }, ok ? 200 : 503);
+        const health = await client.health();
+        return json(health, health.ok ? 200 : 503);
       },
     },
     {
