@@ -1,14 +1,17 @@
 /**
- * Shows whether claiming stays fast however many finished jobs the table holds, and before the
- * table's first ANALYZE.
+ * Shows whether claiming stays fast however many finished jobs the table holds, before the
+ * table's first ANALYZE, and with attribute filters (`receive({ filter })`, and
+ * `cancel({ filter })`'s `cancelJobsWhere`).
  *
  *   node --import tsx bench/explain-claim.ts
  *
  * Builds a throwaway schema (`pgwake_explain`, dropped and recreated each run), loads about
- * 1.1 million jobs with set-based SQL, runs EXPLAIN (ANALYZE, BUFFERS) of the hot statements,
+ * 1.1 million jobs with set-based SQL (those of queue `emails` with attributes: see
+ * `attributes`), runs EXPLAIN (ANALYZE, BUFFERS) of the hot statements,
  * times them, prints everything and writes it to docs/claim-explain.md. Every statement that
- * writes (claimJobs, tickQueue) runs in a transaction that is rolled back, except the "churn"
- * step near the end, which commits claims on purpose to show what dead index entries cost.
+ * writes (claimJobs, tickQueue, cancelJobsWhere) runs in a transaction that is rolled back, as
+ * does a candidate index for cancelJobsWhere, except the "churn" step near the end, which commits
+ * claims on purpose to show what dead index entries cost.
  * Before that, two small schemas (`pgwake_explain_fresh`, and `pgwake_explain_old` with the
  * (queue, state) index earlier migrations had) get 20,000 queued jobs and no ANALYZE, to show
  * the claim's plan on a table without statistics. The schemas are dropped at the end unless KEEP=1.
@@ -48,11 +51,64 @@ const FINISHED = 1_000_000;
 const QUEUED = 100_000;
 const SCHEDULED = 10_000;
 const RUNNING = 1_000;
+/** Tenant ids in the jobs' attributes (`t0` … `t1999`; see `attributes`). */
+const TENANTS = 2_000;
 /** Queued jobs in the schemas that are never analyzed. */
 const FRESH_QUEUED = 20_000;
 /** Jobs claimed and committed, without vacuum, for the "after churn" measurements. */
 const CHURN = 15_000;
 const CLAIM_LIMIT = 10;
+
+/** An attribute filter whose claim is explained and timed (for the data, see `attributes`). */
+interface FilterCase {
+  key: string;
+  filter: Record<string, string>;
+  what: string;
+  /** Also explain the generic plan. */
+  generic: boolean;
+  /** Also explain the custom plan with `enable_indexscan = off` (the other index's plan). */
+  forced: boolean;
+  runs: number;
+}
+
+const FILTER_CASES: FilterCase[] = [
+  {
+    key: "rare",
+    filter: { region: "ap" },
+    what: "selective",
+    generic: true,
+    forced: false,
+    runs: 200,
+  },
+  {
+    key: "common",
+    filter: { region: "eu" },
+    what: "broad",
+    generic: true,
+    forced: true,
+    runs: 200,
+  },
+  {
+    key: "none",
+    filter: { tenant: "t0" },
+    what: "no queued job, common among finished ones",
+    generic: false,
+    forced: true,
+    runs: 50,
+  },
+  {
+    key: "absent",
+    filter: { region: "sa" },
+    what: "no job at all",
+    generic: false,
+    forced: false,
+    runs: 200,
+  },
+];
+/** The filter of a claim explained before the first ANALYZE. */
+const FRESH_FILTER = { region: "ap" };
+/** The filter of the `cancelJobsWhere` measurements. */
+const CANCEL_FILTER = { region: "ap" };
 const RUNS = 200;
 const STATS_RUNS = 50;
 
@@ -62,7 +118,7 @@ const queries = new Queries(SCHEMA, true);
 const EXPLAIN = "explain (analyze, buffers, verbose off, costs on)";
 
 type Conn = postgres.ReservedSql;
-type Param = string | number | string[];
+type Param = string | number | string[] | null;
 
 interface Plan {
   key: string;
@@ -96,6 +152,13 @@ interface FreshRun {
   timing: Timing;
 }
 
+interface Matches {
+  queued: number;
+  /** waiting, scheduled, queued or running: what `cancel({ filter })` cancels. */
+  unfinished: number;
+  finished: number;
+}
+
 /** The numbers a run writes to EXPLAIN_SUMMARY, to be compared with another run's. */
 interface Summary {
   version: string;
@@ -124,6 +187,10 @@ const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => undefined });
 const loadSteps: Array<[string, number]> = [];
 const plans: Plan[] = [];
 const timings: Timing[] = [];
+/** How many jobs of 'emails' each filter (by key, and "cancel") matches, counted after loading. */
+const filterMatches = new Map<string, Matches>();
+/** The size of `_jobs_attributes_idx` as loaded, and the candidate index's size and build time. */
+const attributeIndexSizes: { loaded?: string; unfinished?: string; seconds?: number } = {};
 const freshRuns: FreshRun[] = [];
 
 function log(message = ""): void {
@@ -278,6 +345,24 @@ function nproc(): string {
 // ---------------------------------------------------------------------------------------------
 // Data
 
+/**
+ * The `attributes` of the job numbered `i` in 'emails': a region, `eu` for 90% of the jobs, `us`
+ * for 9.9% and `ap` for 0.1%, and a tenant. Tenant `t0`, a large customer, owns a tenth of the
+ * finished jobs and nothing in the backlog (its jobs are all done at the moment measured); every
+ * other job belongs to one of `t1` … `t1999`, evenly. All from hashes of `i`: spread evenly over
+ * priorities and run_at, and the same on every run.
+ */
+function attributes(i: string, finished = false): string {
+  const bucket = (seed: number, n: number) =>
+    `((hashint4(${i} + ${seed})::bigint + 2147483648) % ${n})`;
+  const other = `'t' || (1 + ${bucket(1, TENANTS - 1)})`;
+  const tenant = finished ? `case when ${bucket(2, 10)} = 0 then 't0' else ${other} end` : other;
+  return `jsonb_build_object(
+    'region', case when ${bucket(0, 1000)} = 0 then 'ap'
+                   when ${bucket(0, 1000)} < 100 then 'us' else 'eu' end,
+    'tenant', ${tenant})`;
+}
+
 async function load(conn: Conn): Promise<void> {
   log(`schema ${SCHEMA}`);
   await step(
@@ -296,8 +381,8 @@ async function load(conn: Conn): Promise<void> {
     `insert ${FINISHED.toLocaleString("en")} finished jobs`,
     () =>
       conn.unsafe(`
-      insert into ${jobs} (id, queue, state, priority, run_at, payload, attempt, result, errors,
-                           created_at, started_at, finished_at)
+      insert into ${jobs} (id, queue, state, priority, run_at, payload, attributes, attempt, result,
+                           errors, created_at, started_at, finished_at)
       select ${s}.uuid_v7(),
              case when i % 4 = 0 then 'other' else 'emails' end,
              (case when i % 10 < 8 then 'completed' when i % 10 = 8 then 'failed'
@@ -305,6 +390,7 @@ async function load(conn: Conn): Promise<void> {
              i % 6,
              t.at,
              jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'),
+             case when i % 4 <> 0 then ${attributes("i", true)} end,
              case when i % 10 < 8 then 1 when i % 10 = 8 then 5 else 0 end,
              case when i % 10 < 8 then '{"messageId": "abc"}'::jsonb end,
              case when i % 10 = 8 then jsonb_build_array(jsonb_build_object(
@@ -324,9 +410,10 @@ async function load(conn: Conn): Promise<void> {
     `insert ${QUEUED.toLocaleString("en")} queued jobs`,
     () =>
       conn.unsafe(`
-      insert into ${jobs} (id, queue, state, priority, run_at, payload, created_at)
+      insert into ${jobs} (id, queue, state, priority, run_at, payload, attributes, created_at)
       select ${s}.uuid_v7(), 'emails', 'queued', i % 6, t.at,
-             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'), t.at
+             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'),
+             ${attributes("i")}, t.at
       from generate_series(1, ${QUEUED}) as i
       cross join lateral (select now() - random() * interval '1 hour' as at) t`),
     true,
@@ -337,10 +424,11 @@ async function load(conn: Conn): Promise<void> {
     `insert ${SCHEDULED.toLocaleString("en")} scheduled jobs`,
     () =>
       conn.unsafe(`
-      insert into ${jobs} (id, queue, state, priority, run_at, payload)
+      insert into ${jobs} (id, queue, state, priority, run_at, payload, attributes)
       select ${s}.uuid_v7(), 'emails', 'scheduled', 0,
              now() + interval '10 minutes' + random() * interval '1 day',
-             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'reminder')
+             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'reminder'),
+             ${attributes("i")}
       from generate_series(1, ${SCHEDULED}) as i`),
     true,
   );
@@ -350,11 +438,12 @@ async function load(conn: Conn): Promise<void> {
     `insert ${RUNNING.toLocaleString("en")} running jobs`,
     () =>
       conn.unsafe(`
-      insert into ${jobs} (id, queue, state, priority, run_at, payload, attempt, lease_token,
-                           lease_expires_at, leased_by, created_at, started_at)
+      insert into ${jobs} (id, queue, state, priority, run_at, payload, attributes, attempt,
+                           lease_token, lease_expires_at, leased_by, created_at, started_at)
       select ${s}.uuid_v7(), 'emails', 'running', i % 6, now() - interval '2 minutes',
              jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'),
-             1, gen_random_uuid(), now() + interval '1 hour' + random() * interval '1 hour',
+             ${attributes("i")}, 1, gen_random_uuid(),
+             now() + interval '1 hour' + random() * interval '1 hour',
              'worker-' || (i % 8), now() - interval '2 minutes', now() - interval '1 minute'
       from generate_series(1, ${RUNNING}) as i`),
     true,
@@ -392,12 +481,14 @@ async function beforeAnalyze(conn: Conn, schema: string, oldIndex: boolean): Pro
     }
     await conn.unsafe(`insert into ${fs}._queues (name) values ('emails')`);
   });
-  // Like the queued jobs of the large schema: priorities 0..5, run_at over the past hour.
+  // Like the queued jobs of the large schema: priorities 0..5, run_at over the past hour, the
+  // same attributes.
   await step(`insert ${FRESH_QUEUED.toLocaleString("en")} queued jobs`, () =>
     conn.unsafe(`
-      insert into ${fjobs} (id, queue, state, priority, run_at, payload, created_at)
+      insert into ${fjobs} (id, queue, state, priority, run_at, payload, attributes, created_at)
       select ${fs}.uuid_v7(), 'emails', 'queued', i % 6, t.at,
-             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'), t.at
+             jsonb_build_object('to', 'user' || i || '@example.com', 'template', 'welcome'),
+             ${attributes("i")}, t.at
       from generate_series(1, ${FRESH_QUEUED}) as i
       cross join lateral (select now() - random() * interval '1 hour' as at) t`),
   );
@@ -427,19 +518,33 @@ async function beforeAnalyze(conn: Conn, schema: string, oldIndex: boolean): Pro
     planKey,
     `${title}, custom plan`,
     call,
-    await explainCustom(conn, "claimJobs", ["emails", CLAIM_LIMIT, "explain"], { q }),
+    await explainCustom(conn, "claimJobs", ["emails", CLAIM_LIMIT, "explain", null], { q }),
   );
   record(
     `${planKey}-generic`,
     `${title}, generic plan`,
     call,
-    await explainGeneric(conn, "claimJobs", ["'emails'", String(CLAIM_LIMIT), "'explain'"], q),
+    await explainGeneric(
+      conn,
+      "claimJobs",
+      ["'emails'", String(CLAIM_LIMIT), "'explain'", "null"],
+      q,
+    ),
   );
+  if (!oldIndex) {
+    const json = filterJson(FRESH_FILTER);
+    record(
+      `${planKey}-filter`,
+      `claimJobs before the first ANALYZE, filter ${json}, custom plan`,
+      `claimJobs('emails', ${CLAIM_LIMIT}, 'explain', '${json}')  -- schema ${schema}`,
+      await explainCustom(conn, "claimJobs", ["emails", CLAIM_LIMIT, "explain", json], { q }),
+    );
+  }
   const timing = await time(
     conn,
     `claimJobs (limit ${CLAIM_LIMIT}), ${schema}`,
     "claimJobs",
-    ["emails", CLAIM_LIMIT, "bench"],
+    ["emails", CLAIM_LIMIT, "bench", null],
     oldIndex ? RUNS / 4 : RUNS,
     CLAIM_LIMIT,
     { q, into: [] },
@@ -569,7 +674,7 @@ interface Branch {
   ms?: number;
 }
 
-const STATS_BRANCHES = ["queued", "scheduled", "running", "finished"];
+const STATS_BRANCHES = ["queued", "waiting", "scheduled", "running", "finished"];
 
 /**
  * The branches of queueStats' UNION ALL: the children of the plan's Append (or Parallel Append,
@@ -605,11 +710,16 @@ function appendBranches(plan: string): Branch[] {
       text,
       /(?:Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)\b.* on _jobs\b/,
     );
-    const index = text.match(/using _jobs_(claim|scheduled|running|finished)_idx/)?.[1];
+    const index = text.match(/using _jobs_(claim|waiting|scheduled|running|finished)_idx/)?.[1];
     const label = /Group Key/.test(text)
       ? "finished"
       : ((
-          { claim: "queued", scheduled: "scheduled", running: "running" } as Record<string, string>
+          {
+            claim: "queued",
+            waiting: "waiting",
+            scheduled: "scheduled",
+            running: "running",
+          } as Record<string, string>
         )[index ?? ""] ?? `branch ${k + 1}`);
     return {
       label,
@@ -653,8 +763,170 @@ function dirtied(plan: string): string {
   return n ? `, dirtied=${n}` : "";
 }
 
+/** Whether a plan is one of a filtered claim or of cancelJobsWhere (by its key). */
+function isFilteredPlan(key: string): boolean {
+  return /^(filter-|unfinished-|cancel)|-filter$/.test(key);
+}
+
 function fmt(n: number | undefined): string {
   return n === undefined ? "?" : n.toLocaleString("en");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filtered claims and cancel({ filter })
+
+function filterJson(filter: Record<string, string>): string {
+  return JSON.stringify(filter);
+}
+
+async function countMatches(
+  conn: Conn,
+  key: string,
+  filter: Record<string, string>,
+): Promise<void> {
+  const [[queued, unfinished, finished]] = (await rows(
+    conn,
+    `select count(*) filter (where state = 'queued'),
+            count(*) filter (where state in ('waiting', 'scheduled', 'queued', 'running')),
+            count(*) filter (where state in ('completed', 'failed', 'cancelled'))
+     from ${jobs} where queue = 'emails' and attributes @> $1::text::jsonb`,
+    [filterJson(filter)],
+  )) as [[string, string, string]];
+  filterMatches.set(key, {
+    queued: Number(queued),
+    unfinished: Number(unfinished),
+    finished: Number(finished),
+  });
+}
+
+/** EXPLAIN of claims with each filter of FILTER_CASES, and of cancelJobsWhere. */
+async function explainFiltered(conn: Conn): Promise<void> {
+  const [[loaded]] = (await rows(
+    conn,
+    `select pg_size_pretty(pg_relation_size('${SCHEMA}._jobs_attributes_idx'))`,
+  )) as [[string]];
+  attributeIndexSizes.loaded = loaded;
+  for (const f of FILTER_CASES) await countMatches(conn, f.key, f.filter);
+  await countMatches(conn, "cancel", CANCEL_FILTER);
+  for (const f of FILTER_CASES) {
+    const json = filterJson(f.filter);
+    const call = `claimJobs('emails', ${CLAIM_LIMIT}, 'explain', '${json}')`;
+    const title = `claimJobs, filter ${json} (${f.what})`;
+    const args = ["emails", CLAIM_LIMIT, "explain", json];
+    record(
+      `filter-${f.key}`,
+      `${title}, custom plan`,
+      call,
+      await explainCustom(conn, "claimJobs", args),
+    );
+    if (f.generic) {
+      record(
+        `filter-${f.key}-generic`,
+        `${title}, generic plan`,
+        call,
+        await explainGeneric(conn, "claimJobs", [
+          "'emails'",
+          String(CLAIM_LIMIT),
+          "'explain'",
+          `'${json}'`,
+        ]),
+      );
+    }
+    if (f.forced) {
+      record(
+        `filter-${f.key}-forced`,
+        `${title}, custom plan with enable_indexscan = off`,
+        call,
+        await explainCustom(conn, "claimJobs", args, {
+          settings: "set local enable_indexscan = off",
+        }),
+      );
+    }
+  }
+  const json = filterJson(CANCEL_FILTER);
+  const call = `cancelJobsWhere('emails', '${json}')`;
+  record(
+    "cancel",
+    "cancelJobsWhere, custom plan",
+    call,
+    await explainCustom(conn, "cancelJobsWhere", ["emails", json]),
+  );
+  record(
+    "cancel-generic",
+    "cancelJobsWhere, generic plan",
+    call,
+    await explainGeneric(conn, "cancelJobsWhere", ["'emails'", `'${json}'`]),
+  );
+}
+
+/**
+ * A candidate fix, not in the migrations: `_jobs_attributes_idx` replaced by a GIN index on the
+ * attributes of every unfinished job (`cancelJobsWhere`'s states), in a transaction that is
+ * rolled back. Explains cancelJobsWhere and the selective claim with it.
+ */
+async function explainUnfinishedIndex(conn: Conn): Promise<void> {
+  const rare = FILTER_CASES.find((f) => f.key === "rare")!;
+  const explain = async (name: QueryName, params: Param[]): Promise<string> => {
+    await conn.unsafe("savepoint explain");
+    try {
+      const plan = await rows(conn, `${EXPLAIN} ${queries.text(name)}`, params);
+      return plan.map((row) => row[0] as string).join("\n");
+    } finally {
+      await conn.unsafe("rollback to savepoint explain");
+    }
+  };
+  await rolledBack(conn, async () => {
+    const start = performance.now();
+    await conn.unsafe(`drop index ${s}._jobs_attributes_idx`);
+    await conn.unsafe(
+      `create index _jobs_attributes_unfinished_idx on ${jobs} using gin (attributes jsonb_path_ops)
+       where state in ('waiting', 'scheduled', 'queued', 'running') and attributes is not null`,
+    );
+    attributeIndexSizes.seconds = (performance.now() - start) / 1000;
+    const [[size]] = (await rows(
+      conn,
+      `select pg_size_pretty(pg_relation_size('${SCHEMA}._jobs_attributes_unfinished_idx'))`,
+    )) as [[string]];
+    attributeIndexSizes.unfinished = size;
+    const cancelJson = filterJson(CANCEL_FILTER);
+    record(
+      "unfinished-cancel",
+      "cancelJobsWhere with a GIN index on unfinished jobs (not in the migrations), custom plan",
+      `cancelJobsWhere('emails', '${cancelJson}')`,
+      await explain("cancelJobsWhere", ["emails", cancelJson]),
+    );
+    const json = filterJson(rare.filter);
+    record(
+      "unfinished-rare",
+      `claimJobs, filter ${json}, with a GIN index on unfinished jobs (not in the migrations), ` +
+        "custom plan",
+      `claimJobs('emails', ${CLAIM_LIMIT}, 'explain', '${json}')`,
+      await explain("claimJobs", ["emails", CLAIM_LIMIT, "explain", json]),
+    );
+  });
+}
+
+/** Times the filtered claims and cancelJobsWhere like the other statements (Timings). */
+async function timeFiltered(conn: Conn): Promise<void> {
+  for (const f of FILTER_CASES) {
+    const json = filterJson(f.filter);
+    await time(
+      conn,
+      `claimJobs (limit ${CLAIM_LIMIT}), filter \`${json}\``,
+      "claimJobs",
+      ["emails", CLAIM_LIMIT, "bench", json],
+      f.runs,
+      Math.min(CLAIM_LIMIT, filterMatches.get(f.key)!.queued),
+    );
+  }
+  await time(
+    conn,
+    `cancelJobsWhere \`${filterJson(CANCEL_FILTER)}\``,
+    "cancelJobsWhere",
+    ["emails", filterJson(CANCEL_FILTER)],
+    STATS_RUNS,
+    filterMatches.get("cancel")!.unfinished,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,11 +969,30 @@ async function main(): Promise<void> {
     const indexes = (
       await rows(
         conn,
-        `select indexname, regexp_replace(indexdef, '^.* USING btree ', '')
+        `select indexname, regexp_replace(indexdef, '^.* USING (btree )?', '')
          from pg_indexes where schemaname = $1 and tablename = '_jobs' order by indexname`,
         [SCHEMA],
       )
     ).map(([name, def]) => [name as string, def as string] as const);
+    const [[attributeBytes]] = (await rows(
+      conn,
+      `select pg_size_pretty(sum(pg_column_size(attributes))) from ${jobs}`,
+    )) as [[string]];
+    // The attributes of the 'emails' jobs, finished ones together.
+    const attributeMix = (
+      await rows(
+        conn,
+        `select case when state in ('completed', 'failed', 'cancelled') then 'finished'
+                     else state::text end,
+                count(*),
+                count(*) filter (where attributes ->> 'region' = 'eu'),
+                count(*) filter (where attributes ->> 'region' = 'us'),
+                count(*) filter (where attributes ->> 'region' = 'ap'),
+                count(*) filter (where attributes ->> 'tenant' = 't0'),
+                count(distinct attributes ->> 'tenant')
+         from ${jobs} where queue = 'emails' group by 1 order by 2 desc`,
+      )
+    ).map(([state, ...n]) => [state as string, ...n.map(Number)] as const);
     const claimIndexEntries = Number(
       (
         await rows(
@@ -718,7 +1009,7 @@ async function main(): Promise<void> {
       )
     ).map((row) => row[0] as string);
     if (ids.length !== 100) throw new Error(`sampled ${ids.length} ids, expected 100`);
-    const claimArgs = ["emails", CLAIM_LIMIT, "explain"];
+    const claimArgs = ["emails", CLAIM_LIMIT, "explain", null];
     const claimCall = `claimJobs('emails', ${CLAIM_LIMIT}, 'explain')`;
 
     log("\nexplain");
@@ -732,7 +1023,12 @@ async function main(): Promise<void> {
       "claim-generic",
       "claimJobs, generic plan",
       claimCall,
-      await explainGeneric(conn, "claimJobs", ["'emails'", String(CLAIM_LIMIT), "'explain'"]),
+      await explainGeneric(conn, "claimJobs", [
+        "'emails'",
+        String(CLAIM_LIMIT),
+        "'explain'",
+        "null",
+      ]),
     );
     record(
       "tick",
@@ -772,13 +1068,19 @@ async function main(): Promise<void> {
       conn,
       `claimJobs (limit ${CLAIM_LIMIT})`,
       "claimJobs",
-      ["emails", CLAIM_LIMIT, "bench"],
+      ["emails", CLAIM_LIMIT, "bench", null],
       RUNS,
       CLAIM_LIMIT,
     );
     await time(conn, "tickQueue", "tickQueue", ["emails"], RUNS, 1);
     await time(conn, "jobOutcomes (100 ids)", "jobOutcomes", [ids], RUNS, 100);
     await time(conn, "queueStats", "queueStats", ["emails"], STATS_RUNS);
+
+    // After the unfiltered statements, so that their numbers are measured as before.
+    log("\nfiltered claims and cancelJobsWhere");
+    await explainFiltered(conn);
+    await timeFiltered(conn);
+    await explainUnfinishedIndex(conn);
 
     // Committed claims leave dead entries at the head of the claim index until vacuum.
     log(`\nchurn: ${CHURN.toLocaleString("en")} claims committed, no vacuum`);
@@ -807,7 +1109,7 @@ async function main(): Promise<void> {
       conn,
       `claimJobs (limit ${CLAIM_LIMIT}), after churn`,
       "claimJobs",
-      ["emails", CLAIM_LIMIT, "bench"],
+      ["emails", CLAIM_LIMIT, "bench", null],
       RUNS,
       CLAIM_LIMIT,
     );
@@ -828,7 +1130,7 @@ async function main(): Promise<void> {
       conn,
       `claimJobs (limit ${CLAIM_LIMIT}), after VACUUM`,
       "claimJobs",
-      ["emails", CLAIM_LIMIT, "bench"],
+      ["emails", CLAIM_LIMIT, "bench", null],
       RUNS,
       CLAIM_LIMIT,
     );
@@ -849,6 +1151,8 @@ async function main(): Promise<void> {
         total,
         sizes,
         indexes,
+        attributeMix,
+        attributeBytes,
         claimIndexEntries,
         autovacuums: Number(autovacuums),
         minutes,
@@ -886,6 +1190,10 @@ interface Facts {
   sizes: ReadonlyArray<readonly [string, string, string]>;
   /** Index name and definition (`pg_indexes.indexdef` from the column list on). */
   indexes: ReadonlyArray<readonly [string, string]>;
+  /** Per state (finished states together): jobs, region eu, us, ap, tenant t0, tenants. */
+  attributeMix: ReadonlyArray<readonly [string, ...number[]]>;
+  /** The size of all `attributes` values (`pg_column_size`), pretty-printed. */
+  attributeBytes: string;
   claimIndexEntries: number;
   autovacuums: number;
   minutes: number;
@@ -947,6 +1255,334 @@ function queriesDelete(): boolean {
     );
 }
 
+/** The `picked` CTE's access path, short: "walk of `_jobs_claim_idx`", "bitmap of … + Sort". */
+function access(plan: string): string {
+  const { scan, sort } = pickedScan(plan);
+  const bitmap = node(pickedLines(plan).join("\n"), /Bitmap Index Scan on \w+/);
+  if (bitmap) {
+    const index = bitmap.line.match(/Bitmap Index Scan on (\w+)/)![1]!;
+    return `bitmap of \`${index}\`${sort ? ", Sort" : ""}`;
+  }
+  const walk = scan?.line.match(/Index Scan using (\w+)/)?.[1];
+  if (walk) return `walk of \`${walk}\`${sort ? ", Sort" : ""}`;
+  return `\`${pickedShape(plan)}\``;
+}
+
+/** Rows the scan under the `picked` CTE produced, plus those its Filter removed. */
+function rowsRead(plan: string): number | undefined {
+  const scan = pickedScan(plan).scan;
+  if (scan?.rows === undefined) return undefined;
+  return scan.rows + (num(scan.details, /Rows Removed by Filter: (\d+)/) ?? 0);
+}
+
+/** Buffers (hit + read) of the `picked` CTE: its Limit node. */
+function pickedBuffers(plan: string): number | undefined {
+  const limit = node(pickedLines(plan).join("\n"), /->\s+Limit /);
+  return limit?.hit === undefined ? undefined : limit.hit + (limit.read ?? 0);
+}
+
+/** The rows the Bitmap Index Scan of a plan returned, and its buffers. */
+function bitmapIndex(plan: string): PlanNode | undefined {
+  return node(plan, /Bitmap Index Scan on _jobs_attributes\w*_idx/);
+}
+
+/** The section “Filtered claims” of the report. */
+function filteredClaims(p: (...lines: string[]) => void, f: Facts): void {
+  const byKey = (key: string) => FILTER_CASES.find((c) => c.key === key)!;
+  const json = (key: string) => `\`${filterJson(byKey(key).filter)}\``;
+  const matches = (key: string) => filterMatches.get(key)!;
+  const timing = (key: string) =>
+    timings.find((t) => t.label.endsWith(`filter \`${filterJson(byKey(key).filter)}\``));
+  const queuedTotal = f.attributeMix.find(([state]) => state === "queued")?.[1] ?? QUEUED;
+  const rare = planOf("filter-rare");
+  const rareGeneric = planOf("filter-rare-generic");
+  const common = planOf("filter-common");
+  const commonGeneric = planOf("filter-common-generic");
+  const commonForced = planOf("filter-common-forced");
+  const none = planOf("filter-none");
+  const noneForced = planOf("filter-none-forced");
+  const absent = planOf("filter-absent");
+  const fresh = planOf("fresh-filter");
+  const cancel = planOf("cancel");
+  const cancelGeneric = planOf("cancel-generic");
+  const wideCancel = planOf("unfinished-cancel");
+  const wideRare = planOf("unfinished-rare");
+  const scanOf = (plan: string) => pickedScan(plan).scan;
+  const attributesIndex =
+    f.indexes
+      .find(([name]) => name === "_jobs_attributes_idx")?.[1]
+      ?.replaceAll(`${SCHEMA}.`, "") ?? "?";
+  const sortOf = (plan: string) => pickedScan(plan).sort;
+  const sortMethod = (plan: string) =>
+    sortOf(plan)
+      ?.details.match(/Sort Method: [^\n]*/)?.[0]
+      ?.trim() ?? "?";
+  const heapBlocks = (plan: string) => num(scanOf(plan)?.details ?? "", /Heap Blocks: exact=(\d+)/);
+  const isWalk = (plan: string) => /^walk of `_jobs_claim_idx`$/.test(access(plan));
+  const isBitmap = (plan: string) => access(plan).startsWith("bitmap of `_jobs_attributes_idx`");
+
+  p(
+    "`receive({ filter })` and `work(…, { filter })` claim with the same statement as " +
+      "above: `$4` is the filter as JSON text (null without one) and the `picked` CTE adds " +
+      "`and ($4::text is null or attributes @> $4::text::jsonb)`. `cancel({ filter })` runs `cancelJobsWhere`: " +
+      "`where queue = $1 and attributes @> $2::text::jsonb and state in ('waiting', 'scheduled', " +
+      "'queued', 'running')`. The index for filters, from migration 0002, is " +
+      `\`_jobs_attributes_idx\`: \`${attributesIndex}\` ` +
+      `(${attributeIndexSizes.loaded ?? "?"} after loading). It is partial twice over: only ` +
+      "queued jobs, and only those with attributes.",
+  );
+  p(
+    "How a filter reaches that index. In a custom plan the parameters are known: `$4::text " +
+      "is null` folds to false, the OR leaves `attributes @> '<filter>'::jsonb`, and because " +
+      "`@>` is strict that condition implies the index's `attributes IS NOT NULL`, while `state = " +
+      "'queued'` matches the rest of its predicate. The planner can then choose between two " +
+      "paths: a bitmap of the GIN index (every queued job whose attributes contain the filter, " +
+      "fetched, then sorted into claim order), or the walk of `_jobs_claim_idx` in claim order " +
+      "with the filter checked on each row until the limit is reached. It chooses by its " +
+      "estimate of how many queued jobs match. A generic plan does not know `$4`, keeps `($4 IS NULL) OR " +
+      "(attributes @> ($4)::jsonb)` as a Filter, and cannot use the GIN index at all (the OR " +
+      "does not imply `attributes IS NOT NULL`): it always walks.",
+  );
+  p(
+    `What each claim read (\`claimJobs('emails', ${CLAIM_LIMIT}, …, filter)\`, ` +
+      `${fmt(queuedTotal)} queued jobs in the queue; matching: jobs of \`emails\` whose ` +
+      "attributes contain the filter, counted after loading; estimated: the planner's rows for " +
+      "the scan under the `picked` CTE; rows read: rows that scan returned plus those its Filter " +
+      "removed; buffers: of the `picked` CTE, shared hit + read; p50: the prepared statement " +
+      "under “Timings”):",
+  );
+  const row = (label: string, key: string, plan: string, withTiming: boolean) => {
+    const m = matches(key);
+    const t = timing(key);
+    return (
+      `| ${label} | ${fmt(m.queued)} | ${fmt(m.finished)} | ${access(plan)} | ` +
+      `${fmt(estimated(scanOf(plan)?.line))} | ${fmt(rowsRead(plan))} | ` +
+      `${fmt(pickedBuffers(plan))} | ` +
+      `${execTime(plan)} ms | ${withTiming && t ? `${ms(t.p50)} (${t.cache})` : ""} |`
+    );
+  };
+  p(
+    "| filter, plan | queued matching | finished matching | `picked` CTE | estimated | " +
+      "rows read | buffers | Execution Time | p50 (plan cache) |",
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    row(`${json("rare")} (${byKey("rare").what}), custom`, "rare", rare, true),
+    row(`${json("rare")}, generic`, "rare", rareGeneric, false),
+    row(`${json("common")} (${byKey("common").what}), custom`, "common", common, true),
+    row(`${json("common")}, generic`, "common", commonGeneric, false),
+    row(`${json("common")}, custom, \`enable_indexscan = off\``, "common", commonForced, false),
+    row(`${json("none")} (${byKey("none").what}), custom`, "none", none, true),
+    row(`${json("none")}, custom, \`enable_indexscan = off\``, "none", noneForced, false),
+    row(`${json("absent")} (${byKey("absent").what}), custom`, "absent", absent, true),
+  );
+
+  const bullets: string[] = [];
+  const rareIndex = bitmapIndex(rare);
+  bullets.push(
+    `- **Selective filter** (${json("rare")}, ${fmt(matches("rare").queued)} of ` +
+      `${fmt(queuedTotal)} queued jobs). ` +
+      (isBitmap(rare)
+        ? `The custom plan's \`picked\` CTE is \`${pickedShape(rare)}\`. The Bitmap Index Scan ` +
+          `returned ${fmt(rareIndex?.rows)} entries for ${fmt(rareIndex?.hit)} buffers, the heap ` +
+          `scan fetched ${fmt(scanOf(rare)?.rows)} rows from ${fmt(heapBlocks(rare))} pages, and ` +
+          `the Sort ordered them all (\`${sortMethod(rare)}\`) before LockRows locked the first ` +
+          `${CLAIM_LIMIT}: ${fmt(pickedBuffers(rare))} buffers for the CTE, Execution Time ` +
+          `${execTime(rare)} ms. The Sort sits under LockRows, so it is not a bounded top-N sort: ` +
+          "the cost grows with the number of queued jobs that match, and neither with the rest " +
+          "of the backlog nor with the finished jobs (which are not in the index)."
+        : `**The custom plan did not use the GIN index**: \`${pickedShape(rare)}\`, ` +
+          `${fmt(rowsRead(rare))} rows read, Execution Time ${execTime(rare)} ms.`),
+  );
+  const forcedIndex = bitmapIndex(commonForced);
+  bullets.push(
+    `- **Broad filter** (${json("common")}, ${fmt(matches("common").queued)} queued jobs). ` +
+      (isWalk(common)
+        ? `The custom plan walks \`_jobs_claim_idx\` (\`${pickedShape(common)}\`) with the ` +
+          `filter on each row: ${fmt(rowsRead(common))} rows read for ${CLAIM_LIMIT} claimed, ` +
+          `${fmt(pickedBuffers(common))} buffers, Execution Time ${execTime(common)} ms, as cheap ` +
+          "as the unfiltered claim. "
+        : `**The custom plan did not walk the claim index**: \`${pickedShape(common)}\`, ` +
+          `Execution Time ${execTime(common)} ms. `) +
+      (forcedIndex
+        ? "The GIN path would have been the wrong choice here: with `enable_indexscan = off` " +
+          `(so that only bitmap paths remain) the Bitmap Index Scan returned ` +
+          `${fmt(forcedIndex.rows)} entries, the heap scan fetched ${fmt(scanOf(commonForced)?.rows)} ` +
+          `rows from ${fmt(heapBlocks(commonForced))} pages and the Sort ordered all of them ` +
+          `(\`${sortMethod(commonForced)}\`), Execution Time ${execTime(commonForced)} ms, ` +
+          `${(execTime(commonForced) / execTime(common)).toFixed(0)} times the walk. The planner ` +
+          `estimated rows=${fmt(estimated(scanOf(common)?.line))} matching queued jobs here ` +
+          `against rows=${fmt(estimated(scanOf(rare)?.line))} for ${json("rare")}, and chose ` +
+          "accordingly."
+        : ""),
+  );
+  const genericWalks = [rareGeneric, commonGeneric].every(isWalk);
+  const rareTiming = timing("rare");
+  bullets.push(
+    "- **Generic plans.** " +
+      (genericWalks
+        ? "Both generic plans walk `_jobs_claim_idx`, with the filter clause kept whole. For " +
+          `${json("common")} that is the custom plan's path (${fmt(rowsRead(commonGeneric))} rows ` +
+          `read, ${execTime(commonGeneric)} ms). For ${json("rare")} the walk read ` +
+          `${fmt(rowsRead(rareGeneric))} rows (${fmt(pickedBuffers(rareGeneric))} buffers) to ` +
+          `find ${CLAIM_LIMIT}, Execution Time ${execTime(rareGeneric)} ms against ` +
+          `${execTime(rare)} ms for the custom plan: a walk reads about the limit divided by ` +
+          "the filter's share of the queued jobs, up to the whole backlog. "
+        : `**Not both generic plans walk the claim index**: ${access(rareGeneric)}, ` +
+          `${access(commonGeneric)}. `) +
+      `The generic plan's estimated total cost was ${costOf(rareGeneric)} against ` +
+      `${costOf(rare)} for the selective custom plan, and the prepared claim kept custom plans: ` +
+      `over the timed runs the plan cache counted ${rareTiming?.cache ?? "?"} plans for ` +
+      `${json("rare")} and ${timing("common")?.cache ?? "?"} for ${json("common")} (the same ` +
+      "prepared statement as the unfiltered claim, on the same connection). Generic plans are " +
+      "what a prepared claim uses before the table's first ANALYZE (below).",
+  );
+  const noneTiming = timing("none");
+  const noneForcedIndex = bitmapIndex(noneForced);
+  const absentIndex = bitmapIndex(absent);
+  bullets.push(
+    "- **Where it bends: a filter that matches nothing.** " +
+      `${json("absent")} is on no job at all; the statistics know it is rare ` +
+      `(estimated rows=${fmt(estimated(scanOf(absent)?.line))}), so the plan is a ` +
+      `${access(absent)}: ${fmt(absentIndex?.hit)} buffers of the index, nothing to fetch, ` +
+      `Execution Time ${execTime(absent)} ms. ${json("none")} matches no queued job either, ` +
+      `but ${fmt(matches("none").finished)} finished ones. The statistics on \`attributes\` ` +
+      "describe the whole table, mostly finished jobs, so the planner estimated " +
+      `rows=${fmt(estimated(scanOf(none)?.line))} matching queued jobs and chose a ` +
+      `${access(none)}, expecting to find ${CLAIM_LIMIT} within about ` +
+      `${fmt(Math.round((queuedTotal / (estimated(scanOf(none)?.line) ?? NaN)) * CLAIM_LIMIT))} ` +
+      "rows. " +
+      (isWalk(none)
+        ? "Nothing matched, so the scan read every queued job of the queue: " +
+          `${fmt(rowsRead(none))} rows (Rows Removed by Filter), ${fmt(pickedBuffers(none))} ` +
+          `buffers, Execution Time ${execTime(none)} ms; p50 ${ms(noneTiming?.p50 ?? NaN)} over ` +
+          `${noneTiming?.runs ?? "?"} prepared runs. The walk reads the heap row of every queued ` +
+          "job (the filter is on `attributes`, which the claim index does not hold), so this " +
+          "cost grows with the backlog, not with the finished jobs. With `enable_indexscan = " +
+          `off\` the GIN index answered in ${fmt(noneForcedIndex?.hit)} buffers ` +
+          `(Execution Time ${execTime(noneForced)} ms). A consumer with such a filter finds ` +
+          "nothing, waits for the queue's next wake-up and claims again, so while its filter " +
+          "matches nothing every send to the queue costs it one walk of the whole backlog. The " +
+          "same holds, in proportion, for a filter whose share among the queued jobs is far " +
+          "below its share among the finished ones."
+        : `In this run the plan was ${access(none)} (Execution Time ${execTime(none)} ms).`),
+  );
+  const freshScanNode = scanOf(fresh);
+  bullets.push(
+    `- **Before the first ANALYZE** (schema \`${FRESH_SCHEMA}\`, ${fmt(FRESH_QUEUED)} queued ` +
+      "jobs with the same attributes, no statistics), the claim with " +
+      `\`${filterJson(FRESH_FILTER)}\` ${isWalk(fresh) ? "walked" : "used"} ` +
+      `${isWalk(fresh) ? "`_jobs_claim_idx`" : access(fresh)}: ${fmt(rowsRead(fresh))} rows ` +
+      `read for ${fmt(freshScanNode?.rows)} claimed, ${fmt(pickedBuffers(fresh))} buffers, ` +
+      `Execution Time ${execTime(fresh)} ms. ` +
+      (isWalk(fresh)
+        ? "Without statistics the planner prices containment with a default selectivity and " +
+          "walks; it did not fetch and sort every match, the failure mode of the old (queue, " +
+          "state) index described in that section."
+        : ""),
+  );
+  p(...bullets);
+
+  p("### cancelJobsWhere");
+  const cancelScan = node(cancel, /Scan\b.* on _jobs\b/);
+  const cancelGenericScan = node(cancelGeneric, /Scan\b.* on _jobs\b/);
+  const cancelTiming = timings.find((t) => t.label.startsWith("cancelJobsWhere"));
+  const wideScan = node(wideCancel, /Bitmap Heap Scan on _jobs\b/);
+  const wideIndex = bitmapIndex(wideCancel);
+  const cancelSeq = /Seq Scan/.test(cancelScan?.line ?? "");
+  p(
+    `\`cancelJobsWhere('emails', '${filterJson(CANCEL_FILTER)}')\` cancels ` +
+      `${fmt(matches("cancel").unfinished)} jobs (queued, scheduled and running). ` +
+      (cancelSeq
+        ? "**Its plan is a Seq Scan of the whole table**, custom and generic alike: " +
+          `${fmt((cancelScan?.rows ?? 0) + (num(cancelScan?.details ?? "", /Rows Removed by Filter: (\d+)/) ?? 0))} ` +
+          `rows read, buffers ${cancelScan?.details.match(/Buffers: (shared [^\n]*)/)?.[1] ?? "?"}, ` +
+          `Execution Time ${execTime(cancel)} ms (generic: ${nodeName(cancelGenericScan?.line ?? "?")}, ` +
+          `${execTime(cancelGeneric)} ms); p50 ${ms(cancelTiming?.p50 ?? NaN)} over ` +
+          `${cancelTiming?.runs ?? "?"} prepared runs. \`_jobs_attributes_idx\` holds queued jobs ` +
+          "only, and `state in ('waiting', 'scheduled', 'queued', 'running')` does not imply " +
+          "`state = 'queued'`, so no index on attributes can serve it; no other index narrows " +
+          "it either. Its cost grows with the whole table, finished jobs included."
+        : `Its custom plan reads \`_jobs\` through \`${nodeName(cancelScan?.line ?? "?")}\`, ` +
+          `Execution Time ${execTime(cancel)} ms.`),
+  );
+  if (wideScan) {
+    p(
+      "A candidate fix, measured in a transaction that was rolled back (not in the " +
+        "migrations): `_jobs_attributes_idx` dropped and `_jobs_attributes_unfinished_idx` " +
+        "created, `using gin (attributes jsonb_path_ops) where state in ('waiting', " +
+        "'scheduled', 'queued', 'running') and attributes is not null` " +
+        `(${attributeIndexSizes.unfinished ?? "?"} built in one pass, ` +
+        `${attributeIndexSizes.seconds?.toFixed(1) ?? "?"} s; the loaded ` +
+        `\`_jobs_attributes_idx\` is ${attributeIndexSizes.loaded ?? "?"}, grown one insert at ` +
+        "a time). With it the same cancel is " +
+        `\`${nodeName(wideScan.line)}\` over \`${nodeName(wideIndex?.line ?? "?")}\`: ` +
+        `${fmt(wideIndex?.rows)} entries, ` +
+        `${fmt(num(wideScan.details, /Heap Blocks: exact=(\d+)/))} heap pages, ` +
+        `Execution Time ${execTime(wideCancel)} ms. The selective claim then reads the same ` +
+        "index, and checks `state = 'queued'` on the rows it fetches: `picked` CTE " +
+        `\`${pickedShape(wideRare)}\`, ${fmt(rowsRead(wideRare))} rows fetched for ` +
+        `${fmt(matches("rare").queued)} queued matches, ${fmt(pickedBuffers(wideRare))} ` +
+        `buffers (with the queued-only index: ${fmt(rowsRead(rare))} rows, ` +
+        `${fmt(pickedBuffers(rare))} buffers); Execution Time ${execTime(wideRare)} ms against ` +
+        `${execTime(rare)} ms, single runs, within noise of each other at this size.`,
+    );
+  }
+}
+
+/** The Concerns about filters (see “Filtered claims”), as bullets. */
+function filterConcerns(): string[] {
+  const out: string[] = [];
+  const none = planOf("filter-none");
+  const noneForced = planOf("filter-none-forced");
+  const noneCase = FILTER_CASES.find((c) => c.key === "none")!;
+  const noneTiming = timings.find((t) =>
+    t.label.endsWith(`filter \`${filterJson(noneCase.filter)}\``),
+  );
+  if (/Index Scan using _jobs_claim_idx/.test(pickedShape(none))) {
+    out.push(
+      `- **A filter that matches no queued job can walk the whole backlog.** The claim with ` +
+        `\`${filterJson(noneCase.filter)}\` (no queued job, ${fmt(filterMatches.get("none")?.finished)} ` +
+        `finished ones) read ${fmt(rowsRead(none))} queued jobs and ${fmt(pickedBuffers(none))} ` +
+        `buffers to claim nothing (Execution Time ${execTime(none)} ms, p50 ` +
+        `${ms(noneTiming?.p50 ?? NaN)}), where the GIN index answers in ` +
+        `${fmt(pickedBuffers(noneForced))} buffers (${execTime(noneForced)} ms). The planner ` +
+        "estimates a filter's matches from statistics over the whole table, mostly finished " +
+        "jobs, and walks when it believes matches are common; an idle consumer with such a " +
+        "filter repeats the walk at every wake-up of its queue. Options, none measured here: " +
+        "let a consumer whose filtered claim came back empty wait a little before claiming " +
+        "again on the next wake-up (coalescing them); give such a partition of the work its " +
+        "own queue instead of a filter; or claim with a filter in two steps, a bounded walk " +
+        "of the claim index first (the first few hundred queued jobs in claim order, filtered) " +
+        "and the GIN bitmap only when that finds fewer than the limit.",
+    );
+  }
+  const cancel = planOf("cancel");
+  if (/Seq Scan on _jobs/.test(cancel)) {
+    const wide = planOf("unfinished-cancel");
+    const cancelTiming = timings.find((t) => t.label.startsWith("cancelJobsWhere"));
+    const scan = node(cancel, /Seq Scan on _jobs/);
+    out.push(
+      "- **`cancel({ filter })` reads the whole jobs table.** `cancelJobsWhere` is a Seq Scan " +
+        `of all ${fmt((scan?.rows ?? 0) + (num(scan?.details ?? "", /Rows Removed by Filter: (\d+)/) ?? 0))} ` +
+        `rows (Execution Time ${execTime(cancel)} ms, p50 ${ms(cancelTiming?.p50 ?? NaN)}) to ` +
+        `cancel ${fmt(filterMatches.get("cancel")?.unfinished)} jobs, because ` +
+        "`_jobs_attributes_idx` only holds queued jobs and the cancel's states do not imply " +
+        "that predicate; it grows with the finished jobs kept. Recommendation: make the " +
+        "attributes index cover every unfinished state, `create index … using gin (attributes " +
+        "jsonb_path_ops) where state in ('waiting', 'scheduled', 'queued', 'running') and " +
+        "attributes is not null`, in place of the queued-only one: measured above (rolled back), " +
+        `the cancel then took ${execTime(wide)} ms, and the selective claim read ` +
+        `${fmt(pickedBuffers(planOf("unfinished-rare")))} buffers ` +
+        `(${fmt(pickedBuffers(planOf("filter-rare")))} with the queued-only index). The price: ` +
+        "index entries for scheduled, running and waiting jobs too, and a claim fetches (then " +
+        "discards) those that match its filter. Alternatively keep the queued-only " +
+        "index, add one for the other unfinished states, and write the cancel's state " +
+        "condition as `state = 'queued' or state in ('waiting', 'scheduled', 'running')` so " +
+        "that a BitmapOr can combine the two (not measured by this script).",
+    );
+  }
+  return out;
+}
+
 function report(f: Facts, other?: Summary): string {
   const claim = planOf("claim");
   const generic = planOf("claim-generic");
@@ -988,9 +1624,11 @@ function report(f: Facts, other?: Summary): string {
     ),
   ];
   const seqScans = plans.filter((p) => /Seq Scan on _jobs\b/.test(p.text)).map((p) => p.title);
-  const filterRemoved = plans.some((plan) =>
-    node(plan.text, /using _jobs_claim_idx/)?.details.includes("Rows Removed by Filter"),
-  );
+  const filterRemoved = plans
+    .filter((plan) => !isFilteredPlan(plan.key))
+    .some((plan) =>
+      node(plan.text, /using _jobs_claim_idx/)?.details.includes("Rows Removed by Filter"),
+    );
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const local = isLocal();
   const definition = new Map(
@@ -1039,6 +1677,27 @@ function report(f: Facts, other?: Summary): string {
     ...f.counts.map(([queue, state, n]) => `| ${queue} | ${state} | ${fmt(n)} |`),
     `| **all** | | **${fmt(f.total)}** |`,
   );
+  p(
+    "The jobs of `emails` carry `attributes` (those of `other` have none): a `region`, and a " +
+      "`tenant`. Tenant `t0` is a large customer that owns about a tenth of the finished jobs " +
+      "and has nothing in the backlog (its jobs are all done at the moment measured); every " +
+      `other job belongs to one of \`t1\` … \`t${TENANTS - 1}\`. Both come from hashes of the ` +
+      "row number, so they are spread evenly over priorities and `run_at`. Only filtered " +
+      "claims and `cancelJobsWhere` select by `attributes`; for the other statements they only " +
+      `make rows wider (${f.attributeBytes} of attributes in all). When the filtered claims ` +
+      "were added to this document, a run of the script with every `attributes` null gave " +
+      "the same plan shapes for every unfiltered statement " +
+      (/Index Only Scan/.test(finishedScan("churn-stats"))
+        ? "except one: the finished branch of `queueStats` after the churn step was a Parallel " +
+          "Seq Scan there, where in this run it is an index-only scan (a choice close in cost " +
+          "that the wider table tips; see “queueStats”)."
+        : "as this run."),
+  );
+  p(
+    "| jobs of `emails` | rows | region `eu` | region `us` | region `ap` | tenant `t0` | tenants |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...f.attributeMix.map(([state, ...n]) => `| ${state} | ${n.map((x) => fmt(x)).join(" | ")} |`),
+  );
   p("Relations after loading (index definitions from `pg_indexes`, schema prefix left out):");
   p(
     "| relation | size | definition |",
@@ -1054,20 +1713,41 @@ function report(f: Facts, other?: Summary): string {
   const others = f.indexes.filter(([name]) => name !== "_jobs_claim_idx" && name !== "_jobs_pkey");
   const unfiltered = others.filter(([, def]) => !/ WHERE /.test(def));
   const queuedToo = others.filter(([, def]) => / WHERE /.test(def) && def.includes("'queued'"));
+  const guards = (def: string) => [...def.matchAll(/\((\w+) IS NOT NULL\)/g)].map((m) => m[1]!);
+  const guarded = queuedToo.filter(([, def]) => guards(def).length > 0);
+  const unguarded = queuedToo.filter(([, def]) => guards(def).length === 0);
   p(
     "`claimJobs` picks its jobs with `where state = 'queued' and queue = $1 order by priority " +
-      "desc, run_at, id limit $2 for update skip locked`. The migration creates " +
+      "desc, run_at, id limit $2 for update skip locked` (with a filter, also `attributes @> " +
+      "$4`: see “Filtered claims”; this section is about claims without one). The migration " +
+      "creates " +
       "`_jobs_claim_idx on _jobs (queue, priority desc, run_at, id) where state = 'queued'`: a " +
       "partial index whose predicate is the claim's own `state = 'queued'` condition and whose " +
       "key order is the claim's `order by`. Finished, scheduled and running jobs have no entry in " +
       `it: after loading it held about ${fmt(f.claimIndexEntries)} entries (\`pg_class.reltuples\`) ` +
       `for ${fmt(f.total)} rows, ${fmt(finished)} of them finished. ` +
-      (unfiltered.length === 0 && queuedToo.length === 0
-        ? "Apart from the primary key, every other index on `_jobs` is partial on other states " +
-          `(${others.map(([name]) => `\`${name}\``).join(", ")}; definitions above), so ` +
-          "`_jobs_claim_idx` is the only index with entries for queued jobs."
-        : "**Other indexes also have entries for queued jobs**: " +
-          `${[...unfiltered, ...queuedToo].map(([name]) => `\`${name}\``).join(", ")}.`),
+      (unfiltered.length === 0 && unguarded.length === 0
+        ? "Apart from the primary key, every other index on `_jobs` is partial (definitions " +
+          "above). " +
+          (guarded.length === 0
+            ? "None has entries for queued jobs, so `_jobs_claim_idx` is the only index with " +
+              "entries for queued jobs."
+            : "Those with entries for queued jobs also require a column to be non-null: " +
+              `${guarded
+                .map(
+                  ([name, def]) =>
+                    `\`${name}\` (${guards(def)
+                      .map((c) => `\`${c} IS NOT NULL\``)
+                      .join(", ")})`,
+                )
+                .join(", ")}. ` +
+              "The unfiltered claim has no condition on those columns, so its conditions do " +
+              "not imply these predicates and the planner cannot use these indexes for it: " +
+              "`_jobs_claim_idx` is the only index that can serve the unfiltered claim. (A " +
+              "filter's `attributes @> …` does imply `attributes IS NOT NULL`: see “Filtered " +
+              "claims”.)")
+        : "**Other indexes also have entries for queued jobs, with no other condition**: " +
+          `${[...unfiltered, ...unguarded].map(([name]) => `\`${name}\``).join(", ")}.`),
   );
   p("What the custom plan of the claim shows:");
   const bullets: string[] = [];
@@ -1088,9 +1768,12 @@ function report(f: Facts, other?: Summary): string {
         "for plain SELECTs; for a relation locked with FOR UPDATE it keeps them so that rows " +
         "re-fetched after a concurrent update are checked again (EvalPlanQual). " +
         (filterRemoved
-          ? "In at least one plan below the filter did remove rows (see `Rows Removed by Filter`)."
-          : "No plan below prints `Rows Removed by Filter` under it (EXPLAIN omits the line when " +
-            "the count is zero): the filter removed nothing."),
+          ? "In at least one plan of an unfiltered claim below the filter did remove rows (see " +
+            "`Rows Removed by Filter`)."
+          : "No plan of an unfiltered claim below prints `Rows Removed by Filter` under it " +
+            "(EXPLAIN omits the line when the count is zero): the filter removed nothing. (In " +
+            "the filtered claims of “Filtered claims” it is the attribute filter that removes " +
+            "rows.)"),
     );
   } else {
     bullets.push("- **The claim did not use `_jobs_claim_idx` in this run**: see the plan below.");
@@ -1121,10 +1804,17 @@ function report(f: Facts, other?: Summary): string {
   if (genericScan) {
     bullets.push(
       "- The generic plan (parameters unknown at planning) has the same shape and the same " +
-        "index. Only its estimates differ: with `limit $2` unknown the planner assumes 10% of the " +
+        "index. Its estimates differ: with `limit $2` unknown the planner assumes 10% of the " +
         `matching rows (rows=${genericScan.line.match(/rows=(\d+) width/)?.[1] ?? "?"} under the ` +
         "Limit), and its estimated total cost is " +
         `${costOf(generic)} against ${costOf(claim)} for the custom plan. ` +
+        (/\$4 IS NULL/.test(genericScan.details)
+          ? "Its Filter also keeps the filter clause, `(($4 IS NULL) OR (attributes @> " +
+            "($4)::jsonb))`: the custom plan knows `$4` is null and drops the clause, the " +
+            "generic one cannot, and it guesses that the clause keeps only a fraction of the " +
+            "rows, which is part of its low row estimate (the scan still stopped after " +
+            `${fmt(genericScan.rows)} rows). `
+          : "") +
         (claimTiming.cache.startsWith("0 generic")
           ? "A prepared statement only switches to its generic plan when that is not much " +
             "costlier than the custom plans, and this one never did: over the timed runs below " +
@@ -1142,8 +1832,13 @@ function report(f: Facts, other?: Summary): string {
       (seqScans.length === 0
         ? "No plan in this document has a Seq Scan on `_jobs`; Seq Scans appear only on " +
           `${seqScanTables.map((name) => `\`${name}\``).join(", ")}.`
-        : `Seq Scans on \`_jobs\` appear only in: ${seqScans.join("; ")} (see “queueStats” below).`),
+        : `Seq Scans on \`_jobs\` appear only in: ${seqScans.join("; ")} (see the sections ` +
+          "on these statements below)."),
   );
+
+  // -------------------------------------------------------------------------------------------
+  p("## Filtered claims");
+  filteredClaims(p, f);
 
   // -------------------------------------------------------------------------------------------
   p("## Before the first ANALYZE");
@@ -1161,7 +1856,7 @@ function report(f: Facts, other?: Summary): string {
       "(`alter table … set (autovacuum_enabled = false)`, so that no autoanalyze could run " +
       `during the measurement), then ${fmt(FRESH_QUEUED)} queued jobs in \`emails\` inserted ` +
       "with one `insert … select … from generate_series(…)` (priorities 0 to 5, `run_at` over " +
-      "the past hour), and no ANALYZE. " +
+      "the past hour, attributes as in `emails` of the large schema), and no ANALYZE. " +
       `\`select reltuples from pg_class where oid = '${fresh.schema}._jobs'::regclass\` ` +
       `returned ${reltuplesText(fresh)}; \`pg_stats\` had ${fresh.statistics} rows for the ` +
       `table, which had ${fmt(fresh.pages)} pages.`,
@@ -1223,7 +1918,8 @@ function report(f: Facts, other?: Summary): string {
       "Autovacuum's ANALYZE corrects the estimates only once the table passes its threshold " +
       "and a worker reaches it. The migration therefore no longer has an index on " +
       "(queue, state): `_jobs_finished_idx` is partial on finished states, so " +
-      "`_jobs_claim_idx` is the only index whose entries include queued jobs, and " +
+      "`_jobs_claim_idx` is the only index the unfiltered claim can use (see “Why the claim " +
+      "does not read finished jobs”), and " +
       (freshScan.sort
         ? "yet in this run the claim still sorted (see the plan)."
         : "without statistics, as with them, the claim walks it in order and stops after " +
@@ -1240,8 +1936,8 @@ function report(f: Facts, other?: Summary): string {
   ];
   const branchesOf = new Map(variants.map(([, key]) => [key, appendBranches(planOf(key))]));
   p(
-    "`queueStats` is a UNION ALL of four counts for one queue: queued, scheduled and running " +
-      "jobs, each meant to be counted in the partial index of its state, and finished jobs " +
+    "`queueStats` is a UNION ALL of counts for one queue: queued, waiting, scheduled and " +
+      "running jobs, each meant to be counted in the partial index of its state, and finished jobs " +
       "grouped by state, meant to be counted in `_jobs_finished_idx`. What each branch did for " +
       "`queueStats('emails')` in the plans below (rows: actual rows of the scan, all workers; " +
       "buffers: the branch's; time: the branch's actual total time):",
@@ -1278,7 +1974,10 @@ function report(f: Facts, other?: Summary): string {
   const statsBullets: string[] = [];
   statsBullets.push(
     active.every(indexOnly)
-      ? `- The queued, scheduled and running counts are index-only scans of ` +
+      ? `- The ${active
+          .map((b) => b.label)
+          .join(", ")
+          .replace(/, ([^,]*)$/, " and $1")} counts are index-only scans of ` +
           `${active.map((b) => `\`${b.scan.replace(/^.* using /, "")}\``).join(", ")}, ` +
           `${active.map((b) => `${fmt(b.rows)} rows in ${b.ms} ms`).join(", ")}: each reads ` +
           "only the entries of its own state, so it costs in proportion to the jobs in that " +
@@ -1366,13 +2065,15 @@ function report(f: Facts, other?: Summary): string {
       `plan; p50 ${ms(statsTiming.p50)} over ${statsTiming.runs} prepared runs), so its cost ` +
       "grows with the number of finished jobs kept. " +
       (queriesDelete()
-        ? "A statement in `sql/queries/` deletes jobs; how far retention bounds that number " +
-          "is not measured here. "
+        ? "A statement in `sql/queries/` deletes finished jobs past their queue's " +
+          "`retention_ms` (7 days unless set), so the job rate times the retention bounds that " +
+          "number (this data set's finished jobs span one week); how the deletes themselves " +
+          "behave is not measured here. Recommendation: keep `stats()` off hot paths, and " +
+          "retention short, for queues that finish millions of jobs in a retention period."
         : "`_queues.retention_ms` exists, but no statement in `sql/queries/` deletes finished " +
-          "jobs yet, so nothing bounds that number today. ") +
-      "Recommendation: implement retention (delete finished jobs past `retention_ms`, in " +
-      "batches), and keep `stats()` off hot paths if queues are expected to keep millions of " +
-      "finished rows.",
+          "jobs yet, so nothing bounds that number today. Recommendation: implement retention " +
+          "(delete finished jobs past `retention_ms`, in batches), and keep `stats()` off hot " +
+          "paths if queues are expected to keep millions of finished rows."),
     `- **Dead entries at the head of the claim index.** A claimed job's old row version stays ` +
       "in `_jobs_claim_idx` until vacuum removes it, and it sits exactly where the next claim " +
       `starts reading. After ${fmt(CHURN)} claims were committed without vacuum, the first ` +
@@ -1393,6 +2094,7 @@ function report(f: Facts, other?: Summary): string {
       "keeps old versions visible, so neither the killing of dead entries nor vacuum can " +
       "remove them until it ends, and each claim would then walk all the dead entries at the " +
       `head of the index. (Autovacuum/autoanalyze runs on \`_jobs\` during this run: ${f.autovacuums}.)`,
+    ...filterConcerns(),
   );
 
   if (other) {
