@@ -18,12 +18,13 @@ import { startEmbedded } from "./helpers/embedded.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-function testFiles(paths: string[]): string[] {
+function testFiles(paths: string[], skip: string[] = []): string[] {
   const files: string[] = [];
   const visit = (path: string): void => {
     if (statSync(path).isDirectory()) {
       for (const entry of readdirSync(path).sort()) {
         if (entry === "fixtures" || entry === "helpers" || entry === "artifacts") continue;
+        if (skip.includes(entry)) continue;
         visit(join(path, entry));
       }
     } else if (path.endsWith(".test.ts")) {
@@ -94,7 +95,8 @@ async function describeServer(url: string): Promise<string> {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const files = testFiles(args.length > 0 ? args : ["test"]);
+  // Browser tests need Chromium, which a fresh machine may lack: `npm run test:browser` runs them.
+  const files = args.length > 0 ? testFiles(args) : testFiles(["test"], ["browser"]);
   const database = await resolveDatabase();
   let child: ReturnType<typeof spawn> | undefined;
   // The test processes run in their own process group (so the watchdog can kill them all if this
