@@ -24,6 +24,7 @@ import {
 } from "./options.js";
 import { Queue } from "./queue.js";
 import { Runtime, type ClientEvents } from "./runtime.js";
+import { loadTracing } from "./tracing.js";
 import type { Duration } from "./util/duration.js";
 import type { Json } from "./util/json.js";
 
@@ -301,6 +302,7 @@ export async function connect(options?: string | ConnectOptions): Promise<Client
 
 /** @internal connects with settings already checked (the CLI reads its own environment). */
 export async function openClient(settings: ClientSettings): Promise<Client> {
+  await loadTracing(); // once per process; tracing stays off without @opentelemetry/api
   const runtime = new Runtime(settings);
   try {
     if (settings.migrate) await migrate(runtime.sql, settings.schema);

@@ -54,6 +54,8 @@ export class Job<P = Json, R = Json> {
   readonly leaseMs: number;
   /** @internal when it was claimed, on the monotonic clock */
   readonly claimedAt = performance.now();
+  /** @internal the producer's trace context (src/tracing.ts), JSON text */
+  readonly traceContext: string | null;
 
   private readonly controller = new AbortController();
   private state: "held" | "settling" | "settled" = "held";
@@ -72,6 +74,7 @@ export class Job<P = Json, R = Json> {
     this.attributes = row.attributes ?? {};
     this.leaseToken = row.leaseToken;
     this.leaseMs = row.leaseMs;
+    this.traceContext = row.traceContext;
     this.signal = this.controller.signal;
   }
 

@@ -4,6 +4,7 @@ import type { Wakeups } from "./notify/wakeups.js";
 import type { NormalisedSend } from "./options.js";
 import type { Written } from "./sent-job.js";
 import { MAX_STATEMENT_BYTES } from "./settler.js";
+import { startSend, type SendSpan } from "./tracing.js";
 import { Coalescer } from "./util/coalescer.js";
 
 /** Insert statements in flight at once from one client; more sends wait and share the next one. */
@@ -20,6 +21,9 @@ type Attempt = EnqueueResult & { xid: string | undefined };
  * A job whose bounded queue is full waits for room: `room` is woken by the `done` notifications
  * of its queue, and the generation is read before each attempt, so room freed between the
  * attempt and the wait is never missed. `timeout` and `signal` give up with `QueueFullError`.
+ *
+ * With tracing on (src/tracing.ts), each call is a `send <queue>` span whose trace context is
+ * written with its jobs.
  */
 export class Producer {
   private readonly inserts: Coalescer<InsertRow, Attempt>;
@@ -51,8 +55,19 @@ export class Producer {
   /** Writes one job; resolves once it is committed (or written, inside `tx`), or deduplicated. */
   async send(queue: string, id: string, job: NormalisedSend): Promise<Written> {
     checkNotAborted(job.signal, "send");
+    const span = startSend(queue, [id], false);
+    if (!span) return this.sendOne(queue, id, job, undefined);
+    return traced(span, this.sendOne(queue, id, job, span.traceContext));
+  }
+
+  private async sendOne(
+    queue: string,
+    id: string,
+    job: NormalisedSend,
+    traceContext: SendSpan["traceContext"],
+  ): Promise<Written> {
     const giveUp = new GiveUp(job);
-    const row = insertRow(queue, id, job);
+    const row = insertRow(queue, id, job, traceContext);
     const untrack = this.room.track(queue);
     try {
       for (;;) {
@@ -90,12 +105,24 @@ export class Producer {
     batch: NormalisedSend,
   ): Promise<Written> {
     checkNotAborted(batch.signal, "sendMany");
-    const giveUp = new GiveUp(batch);
     if (jobs.length === 0) return { ids: [], xid: undefined };
+    const span = startSend(queue, ids, true);
+    if (!span) return this.sendBatch(queue, ids, jobs, batch, undefined);
+    return traced(span, this.sendBatch(queue, ids, jobs, batch, span.traceContext));
+  }
+
+  private async sendBatch(
+    queue: string,
+    ids: string[],
+    jobs: NormalisedSend[],
+    batch: NormalisedSend,
+    traceContext: SendSpan["traceContext"],
+  ): Promise<Written> {
+    const giveUp = new GiveUp(batch);
     const db = batch.tx ? (batch.tx as unknown as Db) : this.db;
     const written = new Map<string, string>(); // our id → the job's id
     let xid: string | undefined;
-    let pending = jobs.map((job, index) => insertRow(queue, ids[index]!, job));
+    let pending = jobs.map((job, index) => insertRow(queue, ids[index]!, job, traceContext));
     const untrack = this.room.track(queue);
     try {
       while (pending.length > 0) {
@@ -186,7 +213,24 @@ function refusal(queue: string, attempt: EnqueueResult): Error {
   return new Error(`internal: unexpected enqueue status ${attempt.status}`);
 }
 
-function insertRow(queue: string, id: string, job: NormalisedSend): InsertRow {
+/** Ends the span when the write settles. */
+async function traced(span: SendSpan, write: Promise<Written>): Promise<Written> {
+  try {
+    const written = await write;
+    span.end();
+    return written;
+  } catch (error) {
+    span.fail(error);
+    throw error;
+  }
+}
+
+function insertRow(
+  queue: string,
+  id: string,
+  job: NormalisedSend,
+  traceContext: SendSpan["traceContext"],
+): InsertRow {
   return {
     id,
     queue,
@@ -198,5 +242,6 @@ function insertRow(queue: string, id: string, job: NormalisedSend): InsertRow {
     max_attempts: job.maxAttempts,
     key: job.key,
     after: job.after,
+    trace_context: traceContext,
   };
 }

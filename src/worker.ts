@@ -2,6 +2,7 @@ import { Claimer, type ConsumerHost } from "./claimer.js";
 import { AbortedError, JobCancelledError, LeaseLostError, ValidationError } from "./errors.js";
 import type { Job } from "./job.js";
 import type { Filter } from "./options.js";
+import { startProcess } from "./tracing.js";
 import { checkDuration, checkOptions } from "./util/checks.js";
 import { deferred } from "./util/deferred.js";
 import type { Duration } from "./util/duration.js";
@@ -18,6 +19,9 @@ export type Handler<P, R> = (job: Job<P, R>) => R | void | Promise<R | void>;
  *
  * Claims run in parallel until every slot is taken or one comes back short (the queue is empty
  * for now); then the pool waits for a wake-up. A finished job frees a slot and claims again.
+ *
+ * With tracing on (src/tracing.ts), each handler call runs in a `process <queue>` span linked to
+ * the span of the send that made the job.
  *
  * @example
  * ```ts
@@ -140,13 +144,17 @@ export class Worker<P = unknown, R = unknown> {
     this.active.add(job);
     job.markDelivered();
     try {
+      const span = startProcess(job);
+      const handle = (): R | void | Promise<R | void> => this.handler(job as Job<P, R>);
       let result: R | void;
       try {
-        result = await this.handler(job as Job<P, R>);
+        result = await (span ? span.run(handle) : handle());
       } catch (error) {
+        span?.fail(error);
         if (!job.settled) await job.nack(error);
         return;
       }
+      span?.end();
       if (job.settled) return; // the handler acked or nacked it itself
       try {
         await job.ack(result ?? undefined);

@@ -34,12 +34,14 @@ with queue as (
   from picked, queue
   where j.id = picked.id
   returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
-            j.lease_token, queue.lease_ms, j.lease_expires_at
+            j.lease_token, queue.lease_ms, j.lease_expires_at, j.trace_context
 )
 select id::text, payload::text, attributes::text, attempt, lease_token::text, lease_ms,
        -- since it became runnable: the wake-up latency metric
        greatest(0, extract(epoch from now() - run_at) * 1000)::double precision as waited_ms,
-       lease_expires_at
+       lease_expires_at,
+       -- the producer's trace context (migration 0004), for the worker's span link
+       trace_context
 from claimed
 order by priority desc, run_at, id;
 

@@ -78,6 +78,8 @@ export interface InsertRow {
   max_attempts?: number | undefined;
   key?: string | undefined;
   after?: string[] | undefined;
+  /** The send's trace context, JSON text (src/tracing.ts); left out when tracing is off. */
+  trace_context?: string | undefined;
 }
 
 /** What `_enqueue` made of one job (see migration 0002). */

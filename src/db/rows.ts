@@ -25,6 +25,7 @@ export const COLUMNS = {
     "lease_ms",
     "waited_ms",
     "lease_expires_at",
+    "trace_context",
   ],
   tickQueue: [
     "promoted",
@@ -138,6 +139,11 @@ export interface ClaimedRow {
   /** How long it had been runnable when claimed (the wake-up latency), database clock. */
   waitedMs: number;
   leaseExpiresAt: Date;
+  /**
+   * The producer's trace context as stored (JSON text of `traceparent`/`tracestate`), or null.
+   * Kept as text: only a worker with tracing on parses it.
+   */
+  traceContext: string | null;
 }
 
 export function decodeClaimed(row: Row): ClaimedRow {
@@ -150,6 +156,7 @@ export function decodeClaimed(row: Row): ClaimedRow {
     leaseMs: int(row[5]),
     waitedMs: Number(row[6]),
     leaseExpiresAt: date(row[7])!,
+    traceContext: (row[8] as string | null) ?? null,
   };
 }
 

@@ -12,4 +12,4 @@
 export { createHandler, type Handler, type HandlerOptions, type MetricsSource } from "./handler.js";
 export { serve, type RunningServer, type ServeOptions } from "./node.js";
 export { startServer, type StartServerOptions } from "./start.js";
-export { createMetrics, type Metrics } from "./metrics.js";
+export { createMetrics, type Metrics, type MetricsOptions } from "./metrics.js";
