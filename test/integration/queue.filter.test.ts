@@ -114,3 +114,39 @@ dbTest(
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
   },
 );
+
+dbTest(
+  "cancel({ filter }) reads the attributes index, not the finished jobs",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("cancel-indexed");
+    await q.sendMany(
+      Array.from({ length: 2000 }, (_, i) => ({
+        payload: i,
+        options: { attributes: { shard: i % 100 } },
+      })),
+    );
+    // Most of the table finished, as in a real one: the cancel must not read those rows.
+    await admin.unsafe(
+      `update "${schema}"._jobs set state = 'completed', finished_at = now() where (payload::text::int) % 10 <> 0`,
+    );
+    await admin.unsafe(`analyze "${schema}"._jobs`);
+    const { Queries } = await import("../../src/db/queries.js");
+    const text = new Queries(schema, false).text("cancelJobsWhere");
+    const plan = await admin
+      .begin(async (tx) => {
+        const rows = await tx.unsafe(`explain ${text}`, [
+          "cancel-indexed",
+          JSON.stringify({ shard: 7 }),
+        ]);
+        throw Object.assign(new Error("rollback"), {
+          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
+        });
+      })
+      .catch((e: { plan?: string }) => e.plan ?? "");
+    assert.match(plan, /_jobs_attributes_idx/, plan);
+    assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
+    assert.equal(await q.cancel({ filter: { shard: 10 } }), 20, "shard 10: all 20 are unfinished");
+    assert.equal(await q.cancel({ filter: { shard: 11 } }), 0, "shard 11: all finished");
+  },
+);
