@@ -226,9 +226,11 @@ where j.id = $1::uuid and ($2::text is null or j.queue = $2::text);
 
 -- name: listJobs
 -- A page of jobs, newest first (ids are UUIDv7, so id order is creation order), of queue $1 and
--- public state $2 when given, older than the cursor $3. A backward walk of the primary key that
--- stops after $4 matches: cheap for the newest pages and for common states; a state that is rare
--- in a large table reads until it has found a page (docs/claim-explain.md, listJobs).
+-- in internal states $2 when given, older than the cursor $3. Run unprepared (src/db/queries.ts),
+-- so each call is planned with its values: the filters not given fold away, and the planner can
+-- pick a backward walk of the primary key (stopping after $4 matches: the newest pages, common
+-- states) or _jobs_failed_idx (failed and cancelled jobs, rare in a large table).
+-- docs/operator-explain.md shows the plans.
 select j.id::text, j.queue,
        (case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end) as state,
        j.priority, j.run_at, j.payload::text, j.attributes::text, j.attempt,
@@ -238,9 +240,7 @@ select j.id::text, j.queue,
 from /*schema*/_jobs j
 left join /*schema*/_queues q on q.name = j.queue
 where ($1::text is null or j.queue = $1::text)
-  and ($2::text is null
-       or j.state::text = $2::text
-       or ($2::text = 'queued' and j.state in ('scheduled', 'waiting')))
+  and ($2::/*schema*/job_state[] is null or j.state = any($2::/*schema*/job_state[]))
   and ($3::uuid is null or j.id < $3::uuid)
 order by j.id desc
 limit $4::integer;

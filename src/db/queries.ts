@@ -10,6 +10,7 @@ import {
   decodeTick,
   type ClaimedRow,
   type JobInfo,
+  type JobState,
   type OutcomeRow,
   type QueueInfo,
   type QueueRow,
@@ -64,6 +65,22 @@ export const QUERY_NAMES = [
 ] as const;
 
 export type QueryName = (typeof QUERY_NAMES)[number];
+
+/**
+ * Statements with optional filters, run unprepared so that each call gets a plan for its values
+ * (the filters not given fold away and partial indexes become usable). Operator reads, not hot
+ * paths: planning each time costs less than a generic plan's scan would.
+ */
+const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs"]);
+
+/** The internal states behind each public one (delayed and blocked jobs count as queued). */
+const INTERNAL_STATES: Record<JobState, string[]> = {
+  queued: ["queued", "scheduled", "waiting"],
+  running: ["running"],
+  completed: ["completed"],
+  failed: ["failed"],
+  cancelled: ["cancelled"],
+};
 
 /** One row of an `insertJobs` batch. */
 export interface InsertRow {
@@ -129,7 +146,9 @@ export class Queries {
   async run(db: Db, name: QueryName, params: unknown[]): Promise<unknown[][]> {
     try {
       return await db
-        .unsafe(this.text(name), params as never[], { prepare: this.prepare })
+        .unsafe(this.text(name), params as never[], {
+          prepare: this.prepare && !PLANNED_PER_CALL.has(name),
+        })
         .values();
     } catch (error) {
       throw toPgwakeError(name, error);
@@ -234,11 +253,11 @@ export class Queries {
   /** A page of jobs, newest first; `before` is the last id of the previous page. */
   async listJobs(
     db: Db,
-    query: { queue: string | null; state: string | null; before: string | null; limit: number },
+    query: { queue: string | null; state: JobState | null; before: string | null; limit: number },
   ): Promise<JobInfo[]> {
     const rows = await this.run(db, "listJobs", [
       query.queue,
-      query.state,
+      query.state === null ? null : INTERNAL_STATES[query.state],
       query.before,
       query.limit,
     ]);

@@ -97,3 +97,28 @@ dbTest(
     assert.equal(await client.deleteQueue("doomed-dead"), true);
   },
 );
+
+dbTest(
+  "listing failed jobs reads the failed-jobs index, not the finished ones",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<number>("big");
+    await q.sendMany(Array.from({ length: 3000 }, (_, i) => ({ payload: i })));
+    await admin.unsafe(
+      `update "${schema}"._jobs set finished_at = now(),
+         state = case when (payload::text::int) % 500 = 0 then 'failed' else 'completed' end::"${schema}".job_state`,
+    );
+    await admin.unsafe(`analyze "${schema}"._jobs`);
+    const { Queries } = await import("../../src/db/queries.js");
+    const text = new Queries(schema, false).text("listJobs");
+    const plan = (await admin.unsafe(`explain ${text}`, ["big", ["failed"], null, 51]))
+      .map((r) => r["QUERY PLAN"] as string)
+      .join("\n");
+    assert.match(plan, /_jobs_failed_idx/, plan);
+    const page = await client.jobs({ queue: "big", state: "failed" });
+    assert.deepEqual(
+      page.jobs.map((j) => j.payload),
+      [2500, 2000, 1500, 1000, 500, 0],
+    );
+  },
+);

@@ -7,3 +7,8 @@
 drop index /*schema*/_jobs_attributes_idx;
 create index _jobs_attributes_idx on /*schema*/_jobs using gin (attributes jsonb_path_ops)
   where state in ('waiting', 'scheduled', 'queued', 'running') and attributes is not null;
+
+-- Listing failed or cancelled jobs (the dashboard, `client.jobs({ state: 'failed' })`), newest
+-- first: they are rare among finished jobs, so walking the primary key for them could read most
+-- of the table. This index holds only them, and is written only when a job fails or is cancelled.
+create index _jobs_failed_idx on /*schema*/_jobs (queue, id) where state in ('failed', 'cancelled');
