@@ -14,6 +14,41 @@ import type { Json } from "../util/json.js";
 /** The public job states. */
 export type JobState = "queued" | "running" | "completed" | "failed" | "cancelled";
 
+/** What `getJob` and `listJobs` return: a job as `decodeJobInfo` reads it. */
+const JOB_INFO_COLUMNS = [
+  "id",
+  "queue",
+  "state",
+  "priority",
+  "run_at",
+  "payload",
+  "attributes",
+  "attempt",
+  "max_attempts",
+  "result",
+  "errors",
+  "leased_by",
+  "lease_expires_at",
+  "created_at",
+  "started_at",
+  "finished_at",
+] as const;
+
+/** What `getQueue` returns, and `listQueues` before its counts: a queue as `decodeQueue` reads it. */
+const QUEUE_COLUMNS = [
+  "name",
+  "max_attempts",
+  "backoff_delay_ms",
+  "backoff_factor",
+  "backoff_max_ms",
+  "lease_ms",
+  "max_size",
+  "dead_letter",
+  "retention_ms",
+  "created_at",
+  "updated_at",
+] as const;
+
 /** Column names of each query's result, in order: the contract between SQL and decoder. */
 export const COLUMNS = {
   claimJobs: [
@@ -38,54 +73,10 @@ export const COLUMNS = {
     "db_now_ms",
   ],
   jobOutcomes: ["id", "queue", "state", "attempt", "result", "last_error"],
-  getJob: [
-    "id",
-    "queue",
-    "state",
-    "priority",
-    "run_at",
-    "payload",
-    "attributes",
-    "attempt",
-    "max_attempts",
-    "result",
-    "errors",
-    "leased_by",
-    "lease_expires_at",
-    "created_at",
-    "started_at",
-    "finished_at",
-  ],
-  listJobs: [
-    "id",
-    "queue",
-    "state",
-    "priority",
-    "run_at",
-    "payload",
-    "attributes",
-    "attempt",
-    "max_attempts",
-    "result",
-    "errors",
-    "leased_by",
-    "lease_expires_at",
-    "created_at",
-    "started_at",
-    "finished_at",
-  ],
+  getJob: JOB_INFO_COLUMNS,
+  listJobs: JOB_INFO_COLUMNS,
   listQueues: [
-    "name",
-    "max_attempts",
-    "backoff_delay_ms",
-    "backoff_factor",
-    "backoff_max_ms",
-    "lease_ms",
-    "max_size",
-    "dead_letter",
-    "retention_ms",
-    "created_at",
-    "updated_at",
+    ...QUEUE_COLUMNS,
     "queued",
     "waiting",
     "scheduled",
@@ -94,19 +85,7 @@ export const COLUMNS = {
     "failed",
     "cancelled",
   ],
-  getQueue: [
-    "name",
-    "max_attempts",
-    "backoff_delay_ms",
-    "backoff_factor",
-    "backoff_max_ms",
-    "lease_ms",
-    "max_size",
-    "dead_letter",
-    "retention_ms",
-    "created_at",
-    "updated_at",
-  ],
+  getQueue: QUEUE_COLUMNS,
 } as const;
 
 type Row = readonly unknown[];

@@ -25,6 +25,14 @@ export function startChild(fixture: string, env: Record<string, string>): Child 
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
+  return watchChild(child, "child");
+}
+
+/**
+ * Follows a spawned process's output: its stdout lines (to match with `line`), its JSON-line
+ * messages (`next`), its stderr, and its exit. `name` is how errors refer to it.
+ */
+export function watchChild(child: ChildProcessWithoutNullStreams, name: string): Child {
   const messages: Array<Record<string, unknown>> = [];
   const waiters: Array<{ event: string; resolve: (m: Record<string, unknown>) => void }> = [];
   let stderr = "";
@@ -64,7 +72,7 @@ export function startChild(fixture: string, env: Record<string, string>): Child 
         lineWaiters.push({ pattern, resolve });
         void exited.then((code) =>
           reject(
-            new Error(`child exited (${code}) before printing ${pattern}; stderr:\n${stderr}`),
+            new Error(`${name} exited (${code}) before printing ${pattern}; stderr:\n${stderr}`),
           ),
         );
       });
@@ -75,7 +83,7 @@ export function startChild(fixture: string, env: Record<string, string>): Child 
       return new Promise((resolve, reject) => {
         waiters.push({ event, resolve });
         void exited.then((code) =>
-          reject(new Error(`child exited (${code}) before "${event}"; stderr:\n${stderr}`)),
+          reject(new Error(`${name} exited (${code}) before "${event}"; stderr:\n${stderr}`)),
         );
       });
     },
