@@ -85,7 +85,7 @@ column schedules.last_run_at timestamp with time zone
 column schedules.last_job_id uuid
 column schedules.created_at timestamp with time zone
 column schedules.updated_at timestamp with time zone
-index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE ((state = ANY (ARRAY['waiting'::job_state, 'scheduled'::job_state, 'queued'::job_state, 'running'::job_state])) AND (attributes IS NOT NULL))
+index CREATE INDEX _jobs_attributes_idx ON _jobs USING gin (attributes jsonb_path_ops) WHERE ((state = ANY (ARRAY['waiting'::job_state, 'scheduled'::job_state, 'queued'::job_state])) AND (attributes IS NOT NULL))
 index CREATE INDEX _jobs_claim_idx ON _jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::job_state)
 index CREATE INDEX _jobs_failed_idx ON _jobs USING btree (queue, id) WHERE (state = ANY (ARRAY['failed'::job_state, 'cancelled'::job_state]))
 index CREATE INDEX _jobs_finished_idx ON _jobs USING btree (queue, finished_at) INCLUDE (state) WHERE (state = ANY (ARRAY['completed'::job_state, 'failed'::job_state, 'cancelled'::job_state]))

@@ -226,7 +226,9 @@ where j.id = $1::uuid and ($2::text is null or j.queue = $2::text);
 
 -- name: listJobs
 -- A page of jobs, newest first (ids are UUIDv7, so id order is creation order), of queue $1 and
--- in internal states $2 when given, older than the cursor $3. Run unprepared (src/db/queries.ts),
+-- in internal states $2 when given, older than the cursor $3. $2 arrives as an array literal
+-- ('{failed}'): a connection opened before the migration made the enum cannot serialise a JS
+-- array of it, and the server then parses the literal as a constant the planner can use. Run unprepared (src/db/queries.ts),
 -- so each call is planned with its values: the filters not given fold away, and the planner can
 -- pick a backward walk of the primary key (stopping after $4 matches: the newest pages, common
 -- states) or _jobs_failed_idx (failed and cancelled jobs, rare in a large table).
@@ -273,9 +275,11 @@ set state = 'cancelled',
     finished_at = now(),
     lease_token = null,
     lease_expires_at = null
+-- Two arms, so each reads its index (a BitmapOr): _jobs_attributes_idx for jobs not yet running,
+-- _jobs_running_idx for the running ones (migration 0005).
 where queue = $1::text
   and attributes @> $2::text::jsonb
-  and state in ('waiting', 'scheduled', 'queued', 'running')
+  and (state in ('waiting', 'scheduled', 'queued') or state = 'running')
 returning id::text;
 
 -- name: retryJob

@@ -60,12 +60,16 @@ order by q.name;
 -- Deletes a queue and its finished jobs, only when nothing would be left dangling: no unfinished
 -- job, no schedule sending to it, no other queue dead-lettering into it. The row lock makes a
 -- concurrent upsert wait. Returns why not, or 'deleted'; no row when the queue does not exist.
+-- Each check probes one partial index, and the delete reads _jobs_finished_idx
+-- (docs/operator-explain.md); it deletes the finished jobs in one statement.
 with target as (
   select name from /*schema*/_queues where name = $1::text for update
 ), blocker as (
   select case
-    when exists (select 1 from /*schema*/_jobs
-                 where queue = $1::text and state in ('waiting', 'scheduled', 'queued', 'running'))
+    when exists (select 1 from /*schema*/_jobs where queue = $1::text and state = 'queued')
+      or exists (select 1 from /*schema*/_jobs where queue = $1::text and state = 'running')
+      or exists (select 1 from /*schema*/_jobs where queue = $1::text and state = 'scheduled')
+      or exists (select 1 from /*schema*/_jobs where queue = $1::text and state = 'waiting')
       then 'unfinished jobs'
     when exists (select 1 from /*schema*/_schedules where queue = $1::text)
       then 'a schedule'
@@ -74,7 +78,8 @@ with target as (
   end as reason
 ), jobs_gone as (
   delete from /*schema*/_jobs
-  where queue = $1::text and (select reason from blocker) is null and exists (select 1 from target)
+  where queue = $1::text and state in ('completed', 'failed', 'cancelled')
+    and (select reason from blocker) is null and exists (select 1 from target)
 ), queue_gone as (
   delete from /*schema*/_queues
   where name in (select name from target) and (select reason from blocker) is null

@@ -257,7 +257,7 @@ export class Queries {
   ): Promise<JobInfo[]> {
     const rows = await this.run(db, "listJobs", [
       query.queue,
-      query.state === null ? null : INTERNAL_STATES[query.state],
+      query.state === null ? null : `{${INTERNAL_STATES[query.state].join(",")}}`,
       query.before,
       query.limit,
     ]);

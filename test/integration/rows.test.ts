@@ -10,7 +10,7 @@ const PARAMS: Record<keyof typeof COLUMNS, unknown[]> = {
   jobOutcomes: [["0190a6f4-0000-7000-8000-000000000001"]],
   getJob: ["0190a6f4-0000-7000-8000-000000000001", "q"],
   getQueue: ["q"],
-  listJobs: [null, ["queued", "scheduled"], null, 10],
+  listJobs: [null, "{queued,scheduled}", null, 10],
   listQueues: [null],
 };
 
