@@ -46,7 +46,7 @@ export class RemoteConsumer {
 
   async claim(queue: string, claim: RemoteClaim): Promise<RemoteJob[]> {
     this.watch(queue);
-    const { queries, db, wakeups } = this.runtime;
+    const { wakeups } = this.runtime;
     const giveUp = AbortSignal.any([
       claim.signal,
       this.runtime.closing.signal,
@@ -54,7 +54,7 @@ export class RemoteConsumer {
     ]);
     for (;;) {
       const seen = wakeups.generation(queue);
-      const rows = await queries.claimJobs(db, queue, claim.batch, claim.consumer, claim.filter);
+      const rows = await this.runtime.claimRows(queue, claim.batch, claim.filter, claim.consumer);
       if (rows.length > 0 && claim.signal.aborted) {
         // Nobody will receive these: back to the queue at once, the attempt not counted.
         await Promise.all(

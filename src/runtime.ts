@@ -1,6 +1,7 @@
 import { EventEmitter } from "eventemitter3";
 import postgres from "postgres";
 import type { ConsumerHost } from "./claimer.js";
+import { Claims } from "./claims.js";
 import { Completions } from "./completions.js";
 import {
   ClientClosedError,
@@ -14,6 +15,7 @@ import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
 import { Settler } from "./settler.js";
 import { Queries, type Db, type LeaseRef } from "./db/queries.js";
+import type { ClaimedRow } from "./db/rows.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
 import { Wakeups } from "./notify/wakeups.js";
 import { DeadlineWatcher } from "./services/deadline-watcher.js";
@@ -93,6 +95,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private readonly ownsSql: boolean;
   private readonly held = new Map<string, AnyJob>();
   private readonly settler: Settler;
+  private readonly claims: Claims;
   private readonly heartbeat: Heartbeat;
   private readonly deadlines: DeadlineWatcher;
   private readonly poll: SafetyPoll;
@@ -132,6 +135,16 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     );
     this.producer = new Producer(this.queries, this.db, this.room);
     this.settler = new Settler(this.queries, this.db);
+    this.claims = new Claims(
+      {
+        claimJobs: (queue, limit, consumer, filter) =>
+          this.queries.claimJobs(this.db, queue, limit, consumer, filter),
+        hasRunnable: (queue, filter) =>
+          this.background(() => this.queries.hasRunnable(this.db, queue, filter)),
+      },
+      (queue) => this.wakeups.bump(queue),
+      report,
+    );
     this.heartbeat = new Heartbeat(
       (leases) => this.background(() => this.queries.heartbeatJobs(this.db, leases)),
       report,
@@ -222,8 +235,16 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   // --- ConsumerHost ---------------------------------------------------------------------------
 
+  /**
+   * Claims rows for a consumer outside this process (a remote worker): leased to `consumer`,
+   * not held or heartbeated here. Shares statements with other claims of the same queue.
+   */
+  claimRows(queue: string, limit: number, filter: Filter, consumer: string): Promise<ClaimedRow[]> {
+    return this.claims.claim(queue, limit, filter, consumer);
+  }
+
   async claim(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
-    const rows = await this.queries.claimJobs(this.db, queue, limit, this.settings.name, filter);
+    const rows = await this.claims.claim(queue, limit, filter, this.settings.name);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
       this.emit("job:claimed", { queue, id: job.id, attempt: job.attempt, waitedMs: row.waitedMs });
@@ -379,6 +400,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     this.cleaner.stop();
     this.deadlines.stop();
     this.heartbeat.stop();
+    this.claims.stop();
     this.completions.rejectAll(closedError);
     await Promise.all(this.inFlight);
     await this.listener.stop().catch(() => undefined);

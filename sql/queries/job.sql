@@ -45,6 +45,15 @@ select id::text, payload::text, attributes::text, attempt, lease_token::text, le
 from claimed
 order by priority desc, run_at, id;
 
+-- name: hasRunnable
+-- Whether queue $1 has runnable jobs (whose attributes contain $2, when given) right now. Asked
+-- after a claim came back short: rows it skipped were locked, by another claim or by a send that
+-- names them in `after` (it locks them FOR SHARE), and their lock ends with no NOTIFY.
+select exists (
+  select 1 from /*schema*/_jobs
+  where state = 'queued' and queue = $1::text
+    and ($2::text is null or attributes @> $2::text::jsonb));
+
 -- name: tickQueue
 -- A consumer's timer for queue $1 fired: promote due delayed jobs, take back expired leases
 -- (failing jobs whose last attempt expired), and say when to look again.

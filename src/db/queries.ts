@@ -33,6 +33,7 @@ export interface Db {
 export const QUERY_NAMES = [
   "insertJobs",
   "claimJobs",
+  "hasRunnable",
   "tickQueue",
   "heartbeatJobs",
   "completeJobs",
@@ -197,6 +198,12 @@ export class Queries {
       filter && JSON.stringify(filter),
     ]);
     return rows.map(decodeClaimed);
+  }
+
+  /** Whether the queue has runnable jobs (matching `filter`) right now. */
+  async hasRunnable(db: Db, queue: string, filter: Record<string, Json> | null): Promise<boolean> {
+    const rows = await this.run(db, "hasRunnable", [queue, filter && JSON.stringify(filter)]);
+    return rows[0]?.[0] === true;
   }
 
   async tickQueue(db: Db, queue: string): Promise<TickRow> {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import postgres from "postgres";
 import { JobCancelledError, JobNotFoundError, ValidationError, type Job } from "../../src/index.js";
-import { dbTest, signal, within } from "../helpers/db.js";
+import { dbTest, signal, until, within } from "../helpers/db.js";
 
 const ticksIn = (statements: string[]): number =>
   statements.filter((s) => s.includes("A consumer's timer")).length;
@@ -178,5 +178,40 @@ dbTest(
     });
     await within(once(job.signal, "abort"), 5000, "the heartbeat to notice");
     assert.ok(job.signal.reason instanceof JobCancelledError, String(job.signal.reason));
+  },
+);
+
+dbTest(
+  "a job a claim skipped because a send held it locked (FOR SHARE, by after) is claimed once the lock ends",
+  async ({ pool, connect, admin, schema }) => {
+    const { sql, statements } = pool();
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue<string>("locked");
+    const id = await q.send("parent");
+    // What a send naming the job in `after` does until it commits: hold it FOR SHARE. The ready
+    // NOTIFY of the job went out long before; the lock's end sends none.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = admin.begin(async (tx) => {
+      await tx.unsafe(`select 1 from "${schema}"._jobs where id = $1 for share`, [id]);
+      locked();
+      await released;
+    });
+    await within(isLocked, 5000, "the lock");
+    const ran = signal<string>();
+    try {
+      q.work(async (job) => ran.resolve(job.payload));
+      await until(
+        () => statements.some((s) => s.includes("Whether queue $1 has runnable jobs")),
+        5000,
+        "the worker's claim to come back short and look for locked jobs",
+      );
+    } finally {
+      release(); // an open transaction would keep the test's schema from being dropped
+      await holder;
+    }
+    assert.equal(await within(ran.promise, 5000, "the job to run once the lock ended"), "parent");
   },
 );

@@ -1,0 +1,119 @@
+import type { ClaimedRow } from "./db/rows.js";
+import type { Filter } from "./options.js";
+import { Coalescer, type Outcome } from "./util/coalescer.js";
+import { unrefTimer } from "./util/timer.js";
+
+/** Most jobs one claim statement takes, whatever the consumers asked for together. */
+const MAX_CLAIM = 1000;
+/**
+ * Claim statements of one queue in flight at once: more would only queue up on the same rows at
+ * the head of the claim index (each skips what the others locked).
+ */
+const MAX_IN_FLIGHT = 2;
+/** Runnable jobs were locked: look again this soon, then less often while they stay locked. */
+const RECHECK_MIN_MS = 10;
+const RECHECK_MAX_MS = 1000;
+
+/** The statements claims need. */
+export interface ClaimSource {
+  claimJobs(queue: string, limit: number, consumer: string, filter: Filter): Promise<ClaimedRow[]>;
+  hasRunnable(queue: string, filter: Filter): Promise<boolean>;
+}
+
+interface Lane {
+  coalescer: Coalescer<number, ClaimedRow[]>;
+  /** Consecutive short claims that left locked runnable jobs behind. */
+  lockedStreak: number;
+  recheck: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Claims, with the claims of one queue, filter and consumer made in the same turn of the event
+ * loop merged into one statement, as sends and acks are: when an ack frees several handler slots
+ * at once, their claims cost one round trip and one commit instead of one each. Each claim still
+ * gets at most the jobs it asked for, in claim order.
+ *
+ * A claim skips locked rows (FOR UPDATE SKIP LOCKED), and not only other claims lock runnable
+ * jobs: a send whose `after` names a job locks it FOR SHARE until it commits. When a claim comes
+ * back short and runnable jobs remain, no NOTIFY will say when those locks end, so `onRecheck`
+ * is called after a short delay (10 ms, doubling up to 1 s while they stay locked): consumers
+ * that found nothing look again then instead of waiting for a wake-up that never comes.
+ */
+export class Claims {
+  private readonly lanes = new Map<string, Lane>();
+  private stopped = false;
+
+  constructor(
+    private readonly source: ClaimSource,
+    /** Wakes the consumers of a queue. */
+    private readonly onRecheck: (queue: string) => void,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Up to `limit` runnable jobs of `queue` (whose attributes contain `filter`), leased now to
+   * `consumer`.
+   */
+  claim(queue: string, limit: number, filter: Filter, consumer: string): Promise<ClaimedRow[]> {
+    const key = JSON.stringify([queue, filter, consumer]);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      const created: Lane = {
+        coalescer: new Coalescer((limits) => this.run(created, queue, filter, consumer, limits), {
+          maxBatch: MAX_CLAIM,
+          maxInFlight: MAX_IN_FLIGHT,
+          weigh: (wanted) => wanted,
+          maxWeight: MAX_CLAIM,
+        }),
+        lockedStreak: 0,
+        recheck: undefined,
+      };
+      this.lanes.set(key, (lane = created));
+    }
+    return lane.coalescer.push(limit);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const lane of this.lanes.values()) clearTimeout(lane.recheck);
+  }
+
+  private async run(
+    lane: Lane,
+    queue: string,
+    filter: Filter,
+    consumer: string,
+    limits: number[],
+  ): Promise<Array<Outcome<ClaimedRow[]>>> {
+    const total = limits.reduce((sum, limit) => sum + limit, 0);
+    const rows = await this.source.claimJobs(queue, total, consumer, filter);
+    if (rows.length < total) void this.checkLocked(lane, queue, filter);
+    else lane.lockedStreak = 0;
+    let next = 0;
+    return limits.map((limit) => {
+      const share = rows.slice(next, next + limit);
+      next += limit;
+      return { ok: true, value: share };
+    });
+  }
+
+  /** After a short claim: runnable jobs it could not lock mean a recheck soon. */
+  private async checkLocked(lane: Lane, queue: string, filter: Filter): Promise<void> {
+    try {
+      if (this.stopped || !(await this.source.hasRunnable(queue, filter))) {
+        lane.lockedStreak = 0;
+        return;
+      }
+    } catch (error) {
+      this.onError(error);
+      return;
+    }
+    if (this.stopped || lane.recheck) return;
+    const delay = Math.min(RECHECK_MAX_MS, RECHECK_MIN_MS * 2 ** lane.lockedStreak);
+    lane.lockedStreak++;
+    lane.recheck = unrefTimer(() => {
+      lane.recheck = undefined;
+      this.onRecheck(queue);
+    }, delay);
+  }
+}
