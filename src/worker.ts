@@ -8,6 +8,14 @@ import { deferred } from "./util/deferred.js";
 import type { Duration } from "./util/duration.js";
 import { unrefTimer } from "./util/timer.js";
 
+/** The most jobs a worker keeps claimed ahead of its handlers. */
+const MAX_AHEAD = 1000;
+
+/** An exponentially weighted moving average (the first sample stands alone). */
+function average(current: number, sample: number): number {
+  return current === 0 ? sample : current * 0.9 + sample * 0.1;
+}
+
 /**
  * A handler: its return value acks the job with that result (nothing returned is stored as
  * null); a throw nacks it with backoff.
@@ -17,8 +25,14 @@ export type Handler<P, R> = (job: Job<P, R>) => R | void | Promise<R | void>;
 /**
  * A pool of `concurrency` handlers fed by claims of up to `batch` jobs.
  *
- * Claims run in parallel until every slot is taken or one comes back short (the queue is empty
- * for now); then the pool waits for a wake-up. A finished job frees a slot and claims again.
+ * The pool keeps jobs claimed ahead of its handlers (leased and heartbeated like running ones),
+ * as many as its handlers get through in two claim round trips (see `adapt`), so a handler that
+ * finishes starts the next job at once instead of waiting for a round trip; the claims of one
+ * turn of the event loop share one statement (src/claims.ts).
+ * Claims go on until the pool and its buffer are full or one comes back short (the queue is
+ * empty for now); then the pool waits for a wake-up. A handler's slot is free again as soon as
+ * it returns: its ack is written while the next job runs. Stopping hands the jobs claimed ahead
+ * back at once, uncounted.
  *
  * With tracing on (src/tracing.ts), each handler call runs in a `process <queue>` span linked to
  * the span of the send that made the job.
@@ -36,6 +50,13 @@ export class Worker<P = unknown, R = unknown> {
   private readonly stopSignal: AbortSignal;
   private readonly claimer: Claimer;
   private readonly active = new Set<Job<unknown, unknown>>();
+  /** Jobs claimed ahead of the handlers, in claim order. */
+  private buffer: Array<Job<unknown, unknown>> = [];
+  /** How many jobs to keep claimed ahead: adapts to how fast the handlers go (see `adapt`). */
+  private ahead = 0;
+  /** Moving averages of a handler's run and of a claim's round trip, in ms (0: not seen yet). */
+  private handlerMs = 0;
+  private claimMs = 0;
   private readonly tasks = new Set<Promise<void>>();
   /** Jobs asked for by claims in flight. */
   private requested = 0;
@@ -95,7 +116,11 @@ export class Worker<P = unknown, R = unknown> {
         "the worker is stopping: finish soon, or throw to retry the job later",
       );
       for (const job of this.active) job.abort(reason);
-      while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+      this.releaseBuffered();
+      while (this.tasks.size > 0) {
+        await Promise.allSettled([...this.tasks]);
+        this.releaseBuffered(); // claims that were in flight
+      }
       this.unwatch();
       this.stoppedDeferred.resolve();
     })();
@@ -109,16 +134,47 @@ export class Worker<P = unknown, R = unknown> {
   private pump(): void {
     while (
       !this.stopSignal.aborted &&
+      this.active.size < this.concurrency &&
+      this.buffer.length > 0
+    ) {
+      this.track(this.run(this.buffer.shift()!));
+    }
+    // Running, claimed ahead, and asked for.
+    const capacity = this.concurrency + this.ahead;
+    while (
+      !this.stopSignal.aborted &&
       !this.waiting &&
-      this.active.size + this.requested < this.concurrency
+      this.active.size + this.buffer.length + this.requested < capacity
     ) {
       // After a wake-up one claim probes the queue; only a full one fans out to every free slot,
       // so a single new job does not set off `concurrency` claims in every process.
       if (this.probing && this.requested > 0) return;
-      const limit = Math.min(this.batch, this.concurrency - this.active.size - this.requested);
+      const room = capacity - this.active.size - this.buffer.length - this.requested;
+      const limit = Math.min(this.batch, room);
       this.requested += limit;
       this.track(this.claim(limit));
     }
+  }
+
+  /**
+   * Sizes the buffer to the handlers' pace: as many jobs as the handlers get through in two
+   * claim round trips, up to 1000. Fast handlers on a deep queue then take claims of hundreds of
+   * jobs per statement and never wait for one; slow handlers keep next to nothing ahead, so the
+   * jobs stay in the queue for idle replicas (a job claimed ahead is leased to this process, and
+   * would wait a lease time if it died).
+   */
+  private adapt(): void {
+    if (this.handlerMs === 0 || this.claimMs === 0) return;
+    const perRoundTrip = (this.concurrency * this.claimMs) / this.handlerMs;
+    this.ahead = Math.min(MAX_AHEAD, Math.ceil(2 * perRoundTrip));
+  }
+
+  /** Hands the jobs claimed ahead back to the queue (the worker stops). */
+  private releaseBuffered(): void {
+    if (this.buffer.length === 0) return;
+    const jobs = this.buffer;
+    this.buffer = [];
+    this.track(this.host.releaseUndelivered(jobs));
   }
 
   private track(task: Promise<void>): void {
@@ -127,10 +183,13 @@ export class Worker<P = unknown, R = unknown> {
   }
 
   private async claim(limit: number): Promise<void> {
+    const started = performance.now();
     const { jobs, seen } = await this.claimer.claimOnce(limit);
     this.requested -= limit;
+    if (jobs.length > 0) this.claimMs = average(this.claimMs, performance.now() - started);
     if (jobs.length === limit) this.probing = false;
-    for (const job of jobs) this.track(this.run(job));
+    this.buffer.push(...jobs);
+    this.pump();
     if (jobs.length < limit && !this.waiting && !this.stopSignal.aborted) {
       this.waiting = true;
       await this.host.wakeups.wait(this.queue, seen, this.stopSignal);
@@ -143,18 +202,43 @@ export class Worker<P = unknown, R = unknown> {
   private async run(job: Job<unknown, unknown>): Promise<void> {
     this.active.add(job);
     job.markDelivered();
+    let settle: () => Promise<void>;
+    const started = performance.now();
     try {
-      const span = startProcess(job);
-      const handle = (): R | void | Promise<R | void> => this.handler(job as Job<P, R>);
-      let result: R | void;
-      try {
-        result = await (span ? span.run(handle) : handle());
-      } catch (error) {
-        span?.fail(error);
-        if (!job.settled) await job.nack(error);
-        return;
+      settle = await this.handle(job);
+    } finally {
+      this.handlerMs = average(this.handlerMs, performance.now() - started);
+      this.adapt();
+      // The handler is done: its slot takes the next job while the ack is being written, so
+      // claiming and acking overlap instead of taking turns (stop() still waits for the ack).
+      this.active.delete(job);
+      this.pump();
+    }
+    try {
+      await settle();
+    } catch (error) {
+      // A cancelled job's late ack is expected; anything else is worth reporting.
+      if (!(error instanceof LeaseLostError && job.signal.reason instanceof JobCancelledError)) {
+        this.host.reportError(error);
       }
-      span?.end();
+    }
+  }
+
+  /** Runs the handler; returns how to settle the job with what it did. */
+  private async handle(job: Job<unknown, unknown>): Promise<() => Promise<void>> {
+    const span = startProcess(job);
+    const handle = (): R | void | Promise<R | void> => this.handler(job as Job<P, R>);
+    let result: R | void;
+    try {
+      result = await (span ? span.run(handle) : handle());
+    } catch (error) {
+      span?.fail(error);
+      return async () => {
+        if (!job.settled) await job.nack(error);
+      };
+    }
+    span?.end();
+    return async () => {
       if (job.settled) return; // the handler acked or nacked it itself
       try {
         await job.ack(result ?? undefined);
@@ -163,14 +247,6 @@ export class Worker<P = unknown, R = unknown> {
         if (error instanceof ValidationError) await job.nack(error);
         else throw error;
       }
-    } catch (error) {
-      // A cancelled job's late ack is expected; anything else is worth reporting.
-      if (!(error instanceof LeaseLostError && job.signal.reason instanceof JobCancelledError)) {
-        this.host.reportError(error);
-      }
-    } finally {
-      this.active.delete(job);
-      this.pump();
-    }
+    };
   }
 }
