@@ -56,15 +56,22 @@ dbTest("an idle client sends no queries at all", async ({ connect, pool, admin }
   })();
   await q.send(1);
   await within(done.promise, 5000, "one job to run");
-  // Let the last statements of that job (its ack, the timers' first ticks) finish.
+  // Let the last statements of that job finish: its ack, the timers' first ticks, and the check
+  // a short claim makes for locked jobs. Quiet means no new statement for 300 ms, none running.
   await until(async () => (await q.stats()).completed === 1, 5000, "the ack");
+  let seen = -1;
   await until(
-    async () =>
-      (
-        await admin`select count(*)::int as n from pg_stat_activity where application_name = 'pgwake idle-test' and state <> 'idle'`
-      )[0]?.n === 0,
-    5000,
-    "every pgwake connection to be idle",
+    async () => {
+      const before = statements.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [row] = await admin`select count(*)::int as n from pg_stat_activity
+        where application_name = 'pgwake idle-test' and state <> 'idle'`;
+      const quiet = statements.length === before && statements.length === seen && row?.n === 0;
+      seen = statements.length;
+      return quiet;
+    },
+    10_000,
+    "the pgwake connections to fall quiet",
   );
   const quietSince = statements.length;
   const windowStart = new Date();
