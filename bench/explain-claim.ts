@@ -25,13 +25,24 @@
  *   EXPLAIN_COMPARE  a JSON summary written by another run (say, another PostgreSQL version):
  *                    adds a section comparing it with this run
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, totalmem } from "node:os";
+import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import {
+  log,
+  ms,
+  nproc,
+  num,
+  percentile,
+  planCounts,
+  rolledBack,
+  rows,
+  type Conn,
+  type Param,
+} from "./lib/explain-kit.js";
 import * as prettier from "prettier";
 import { quoteIdentifier } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
@@ -120,9 +131,6 @@ const s = quoteIdentifier(SCHEMA);
 const jobs = `${s}._jobs`;
 const queries = new Queries(SCHEMA, true);
 const EXPLAIN = "explain (analyze, buffers, verbose off, costs on)";
-
-type Conn = postgres.ReservedSql;
-type Param = string | number | string[] | null;
 
 interface Plan {
   key: string;
@@ -213,30 +221,12 @@ const indexVariants: IndexVariant[] = [];
 const heartbeatPlans = new Map<string, string>();
 const freshRuns: FreshRun[] = [];
 
-function log(message = ""): void {
-  process.stdout.write(`${message}\n`);
-}
-
-async function rows(conn: Conn, text: string, params?: Param[]): Promise<unknown[][]> {
-  return (await conn.unsafe(text, params as never[] | undefined).values()) as unknown[][];
-}
-
 async function step(label: string, fn: () => Promise<unknown>, loading = false): Promise<void> {
   const start = performance.now();
   await fn();
   const seconds = (performance.now() - start) / 1000;
   if (loading) loadSteps.push([label, seconds]);
   log(`  ${label}: ${seconds.toFixed(1)} s`);
-}
-
-/** Runs `fn` inside a transaction that is always rolled back. */
-async function rolledBack<T>(conn: Conn, fn: () => Promise<T>): Promise<T> {
-  await conn.unsafe("begin");
-  try {
-    return await fn();
-  } finally {
-    await conn.unsafe("rollback");
-  }
 }
 
 /** The 100-uuid array literal makes one plan line 3,900 characters long; show it shortened. */
@@ -290,20 +280,6 @@ async function explainGeneric(
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-async function planCounts(conn: Conn, text: string): Promise<[number, number]> {
-  const found = await rows(
-    conn,
-    `select generic_plans, custom_plans from pg_prepared_statements
-     where not from_sql and statement = $1`,
-    [text],
-  );
-  return found[0] ? [Number(found[0][0]), Number(found[0][1])] : [0, 0];
-}
-
 /**
  * Runs a statement `runs` times as a named prepared statement, as pgwake does, each run in its
  * own rolled-back transaction, and times the statement's round trip from Node (BEGIN and
@@ -348,18 +324,6 @@ async function time(
       `p50 ${ms(timing.p50)}, p95 ${ms(timing.p95)}, max ${ms(timing.max)} (${timing.cache})`,
   );
   return timing;
-}
-
-function ms(value: number): string {
-  return `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`;
-}
-
-function nproc(): string {
-  try {
-    return execFileSync("nproc", { encoding: "utf8" }).trim();
-  } catch {
-    return String(availableParallelism());
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,11 +553,6 @@ function planOf(key: string): string {
   const plan = plans.find((p) => p.key === key);
   if (!plan) throw new Error(`no plan ${key}`);
   return plan.text;
-}
-
-function num(text: string, pattern: RegExp): number | undefined {
-  const match = pattern.exec(text);
-  return match ? Number(match[1]) : undefined;
 }
 
 function execTime(plan: string): number {

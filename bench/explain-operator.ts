@@ -16,13 +16,24 @@
  *   KEEP=1           keep the schema
  *   EXPLAIN_OUTPUT   write the report here instead of docs/operator-explain.md
  */
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { availableParallelism, cpus, totalmem } from "node:os";
+import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import {
+  log,
+  ms,
+  nproc,
+  num,
+  percentile,
+  planCounts,
+  rolledBack,
+  rows,
+  type Conn,
+  type Param,
+} from "./lib/explain-kit.js";
 import * as prettier from "prettier";
 import { quoteIdentifier, quoteLiteral } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
@@ -59,9 +70,6 @@ const jobs = `${s}._jobs`;
 /** As the client builds them: prepared, except listJobs (src/db/queries.ts PLANNED_PER_CALL). */
 const queries = new Queries(SCHEMA, true);
 const EXPLAIN = "explain (analyze, buffers, verbose off, costs on)";
-
-type Conn = postgres.ReservedSql;
-type Param = string | number | string[] | null;
 
 /** One statement call: explained, timed, described. */
 interface Case {
@@ -100,38 +108,12 @@ const loadSteps: Array<[string, number]> = [];
 /** WAL written by one `deleteQueue('archive')`, rolled back. */
 let deleteWal: number | undefined;
 
-function log(message = ""): void {
-  process.stdout.write(`${message}\n`);
-}
-
-async function rows(conn: Conn, text: string, params?: Param[]): Promise<unknown[][]> {
-  return (await conn.unsafe(text, params as never[] | undefined).values()) as unknown[][];
-}
-
 async function step(label: string, fn: () => Promise<unknown>): Promise<void> {
   const start = performance.now();
   await fn();
   const seconds = (performance.now() - start) / 1000;
   loadSteps.push([label, seconds]);
   log(`  ${label}: ${seconds.toFixed(1)} s`);
-}
-
-/** Runs `fn` inside a transaction that is always rolled back. */
-async function rolledBack<T>(conn: Conn, fn: () => Promise<T>): Promise<T> {
-  await conn.unsafe("begin");
-  try {
-    return await fn();
-  } finally {
-    await conn.unsafe("rollback");
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function ms(value: number): string {
-  return `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`;
 }
 
 function fmt(n: number | undefined): string {
@@ -278,16 +260,6 @@ async function explainGeneric(conn: Conn, c: Case): Promise<string> {
   } finally {
     await conn.unsafe(`deallocate ${statement}`);
   }
-}
-
-async function planCounts(conn: Conn, text: string): Promise<[number, number]> {
-  const found = await rows(
-    conn,
-    `select generic_plans, custom_plans from pg_prepared_statements
-     where not from_sql and statement = $1`,
-    [text],
-  );
-  return found[0] ? [Number(found[0][0]), Number(found[0][1])] : [0, 0];
 }
 
 /**
@@ -589,11 +561,6 @@ async function main(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Reading plans
 
-function num(text: string, pattern: RegExp): number | undefined {
-  const match = pattern.exec(text);
-  return match ? Number(match[1]) : undefined;
-}
-
 /** The plan's Execution Time, as printed (in ms). */
 function execTime(plan: string): string {
   return /Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? "?";
@@ -668,14 +635,6 @@ function access(plan: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // docs/operator-explain.md
-
-function nproc(): string {
-  try {
-    return execFileSync("nproc", { encoding: "utf8" }).trim();
-  } catch {
-    return String(availableParallelism());
-  }
-}
 
 /** What the report's sections share. */
 interface Ctx {
