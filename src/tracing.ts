@@ -16,8 +16,8 @@
  * A propagator must be registered too (the SDK registers W3C trace context by default), or
  * spans are made but no trace context travels with the jobs.
  */
-import { readFileSync } from "node:fs";
 import type * as Otel from "@opentelemetry/api";
+import { packageVersion } from "./util/version.js";
 
 type Api = typeof Otel;
 
@@ -207,14 +207,4 @@ function producerSpanContext(otel: Api, stored: string): Otel.SpanContext | unde
   const extracted = otel.propagation.extract(otel.ROOT_CONTEXT, carrier);
   const spanContext = otel.trace.getSpanContext(extracted);
   return spanContext && otel.trace.isSpanContextValid(spanContext) ? spanContext : undefined;
-}
-
-/** pgwake's version, for the instrumentation scope (`../package.json` from src/ and dist/). */
-function packageVersion(): string | undefined {
-  try {
-    const url = new URL("../package.json", import.meta.url);
-    return (JSON.parse(readFileSync(url, "utf8")) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Client } from "../client.js";
 import { RemoteConsumer } from "../remote-consumer.js";
+import { packageVersion } from "../util/version.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.js";
 import type { ServerContext } from "./context.js";
 import { dashboardFile } from "./dashboard.js";
@@ -40,11 +40,6 @@ export interface Handler {
 }
 
 const COOKIE = "pgwake_token";
-
-function version(): string {
-  const url = new URL("../../package.json", import.meta.url);
-  return (JSON.parse(readFileSync(url, "utf8")) as { version: string }).version;
-}
 
 /**
  * The HTTP API, `/metrics`, `/healthz`, `/openapi.json`, `/api/events` and the dashboard, as one
@@ -104,7 +99,7 @@ export function createHandler(client: Client, options: HandlerOptions = {}): Han
       path: "/openapi.json",
       summary: "This document",
       responses: { 200: { description: "OpenAPI 3.1", schema: { type: "object" } } },
-      handle: () => json(openApiDocument(routes, version())),
+      handle: () => json(openApiDocument(routes, packageVersion())),
     },
     ...(options.metrics ? [metricsRoute(options.metrics)] : []),
     {

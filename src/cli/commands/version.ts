@@ -1,11 +1,5 @@
-import { readFileSync } from "node:fs";
+import { packageVersion } from "../../util/version.js";
 import type { Command } from "../command.js";
-
-/** This package's version, from its package.json. */
-export function packageVersion(): string {
-  const file = new URL("../../../package.json", import.meta.url);
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
 
 /**
  * `pgwake version`.
