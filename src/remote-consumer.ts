@@ -83,12 +83,6 @@ export class RemoteConsumer {
             claimedAt,
             expiresAt: claimedAt + 2 * row.leaseMs,
           });
-          this.runtime.emit("job:claimed", {
-            queue,
-            id: row.id,
-            attempt: row.attempt,
-            waitedMs: row.waitedMs,
-          });
           return job;
         });
       }

@@ -214,9 +214,10 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   /**
    * Runs a statement of a background service. Once shut down none starts (heartbeats go on while
-   * close waits for running handlers), and shutdown waits for those under way: with a pool the user passed in, a statement still queued when the
-   * user ends that pool would open a fresh connection after the end (postgres.js serves queued
-   * statements on reconnect) and keep the process alive.
+   * close waits for running handlers), and shutdown waits for those under way: with a pool the
+   * user passed in, a statement still queued when the user ends that pool would open a fresh
+   * connection after the end (postgres.js serves queued statements on reconnect) and keep the
+   * process alive.
    */
   private background<T>(statement: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new ClientClosedError("run background statements"));
@@ -236,18 +237,26 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   // --- ConsumerHost ---------------------------------------------------------------------------
 
   /**
-   * Claims rows for a consumer outside this process (a remote worker): leased to `consumer`,
-   * not held or heartbeated here. Shares statements with other claims of the same queue.
+   * Claims rows leased to `consumer`, sharing statements with other claims of the same queue, and
+   * emits `job:claimed` for each. A remote worker's rows are not held or heartbeated here.
    */
-  claimRows(queue: string, limit: number, filter: Filter, consumer: string): Promise<ClaimedRow[]> {
-    return this.claims.claim(queue, limit, filter, consumer);
+  async claimRows(
+    queue: string,
+    limit: number,
+    filter: Filter,
+    consumer: string,
+  ): Promise<ClaimedRow[]> {
+    const rows = await this.claims.claim(queue, limit, filter, consumer);
+    for (const row of rows) {
+      this.emit("job:claimed", { queue, id: row.id, attempt: row.attempt, waitedMs: row.waitedMs });
+    }
+    return rows;
   }
 
   async claim(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
-    const rows = await this.claims.claim(queue, limit, filter, this.settings.name);
+    const rows = await this.claimRows(queue, limit, filter, this.settings.name);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
-      this.emit("job:claimed", { queue, id: job.id, attempt: job.attempt, waitedMs: row.waitedMs });
       // This process may hold an earlier delivery of the same job whose lease expired meanwhile.
       const earlier = this.held.get(job.id);
       if (earlier)
