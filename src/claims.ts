@@ -13,6 +13,8 @@ const MAX_IN_FLIGHT = 2;
 /** Runnable jobs were locked: look again this soon, then less often while they stay locked. */
 const RECHECK_MIN_MS = 10;
 const RECHECK_MAX_MS = 1000;
+/** Past this many lanes, idle ones are dropped (remote consumers each bring their own label). */
+const MAX_IDLE_LANES = 100;
 
 /** The statements claims need. */
 export interface ClaimSource {
@@ -58,6 +60,7 @@ export class Claims {
     const key = JSON.stringify([queue, filter, consumer]);
     let lane = this.lanes.get(key);
     if (!lane) {
+      if (this.lanes.size >= MAX_IDLE_LANES) this.dropIdleLanes();
       const created: Lane = {
         coalescer: new Coalescer((limits) => this.run(created, queue, filter, consumer, limits), {
           maxBatch: MAX_CLAIM,
@@ -71,6 +74,13 @@ export class Claims {
       this.lanes.set(key, (lane = created));
     }
     return lane.coalescer.push(limit);
+  }
+
+  /** Forgets lanes with nothing waiting, in flight or scheduled. */
+  private dropIdleLanes(): void {
+    for (const [key, lane] of this.lanes) {
+      if (lane.coalescer.size === 0 && !lane.recheck) this.lanes.delete(key);
+    }
   }
 
   stop(): void {
