@@ -272,7 +272,7 @@ set state = 'cancelled',
     finished_at = now(),
     lease_token = null,
     lease_expires_at = null
-where ($1::text is null or queue = $1::text)
+where queue = $1::text
   and id = any($2::uuid[])
   and state in ('waiting', 'scheduled', 'queued', 'running')
 returning id::text;
@@ -301,7 +301,7 @@ set state = 'queued',
     finished_at = null,
     lease_token = null,
     leased_by = null
-where ($1::text is null or queue = $1::text) and id = $2::uuid and state in ('failed', 'cancelled')
+where queue = $1::text and id = $2::uuid and state in ('failed', 'cancelled')
 returning id::text;
 
 -- name: queueStats

@@ -277,8 +277,7 @@ export class Queries {
     return (rows[0]?.[0] as Date | undefined) ?? null;
   }
 
-  /** Cancels unfinished jobs of `queue` (of any queue when null); returns the ids cancelled. */
-  async cancelJobs(db: Db, queue: string | null, ids: string[]): Promise<string[]> {
+  async cancelJobs(db: Db, queue: string, ids: string[]): Promise<string[]> {
     return (await this.run(db, "cancelJobs", [queue, ids])).map((row) => row[0] as string);
   }
 
@@ -287,8 +286,7 @@ export class Queries {
     return rows.map((row) => row[0] as string);
   }
 
-  /** Requeues a failed or cancelled job of `queue` (of any queue when null). */
-  async retryJob(db: Db, queue: string | null, id: string): Promise<boolean> {
+  async retryJob(db: Db, queue: string, id: string): Promise<boolean> {
     return (await this.run(db, "retryJob", [queue, id])).length > 0;
   }
 

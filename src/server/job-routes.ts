@@ -74,8 +74,7 @@ async function outcome(queue: Queue, id: string, waitMs: number, signal: AbortSi
 
 /** Sending, listing, reading, cancelling and retrying jobs; schedules. */
 export function jobRoutes(ctx: ServerContext): Route[] {
-  const { client, runtime } = ctx;
-  const { queries, db } = runtime;
+  const { client } = ctx;
   const findJob = async (id: string) => {
     const job = await client.job(checkJobId(id));
     if (!job) throw new JobNotFoundError(id, "no job has this id (or retention deleted it)");
@@ -225,7 +224,7 @@ export function jobRoutes(ctx: ServerContext): Route[] {
       },
       handle: async ({ params }) => {
         const job = await findJob(params.id!);
-        return json({ cancelled: (await queries.cancelJobs(db, job.queue, [job.id])).length > 0 });
+        return json({ cancelled: (await client.queue(job.queue).cancel(job.id)) > 0 });
       },
     },
     {
@@ -241,7 +240,7 @@ export function jobRoutes(ctx: ServerContext): Route[] {
       },
       handle: async ({ params }) => {
         const job = await findJob(params.id!);
-        return json({ retried: await queries.retryJob(db, job.queue, job.id) });
+        return json({ retried: await client.queue(job.queue).retry(job.id) });
       },
     },
     {
