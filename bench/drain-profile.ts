@@ -1,6 +1,9 @@
 // A quick drain profile of pgwake alone: N pre-queued jobs, one worker (concurrency 10, BATCH),
-// optional SLEEP ms per handler; prints jobs/s, client CPU per job and the statements sent by kind.
+// optional SLEEP ms per handler; prints jobs/s, client CPU per job, the CPU its PostgreSQL backends
+// spent per job (read from /proc, so the server must run on this machine) and the statements sent
+// by kind.
 //   DATABASE_URL=postgres://... N=20000 SLEEP=0 node --import tsx bench/drain-profile.ts
+import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { connect } from "../src/index.js";
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -10,6 +13,7 @@ const batch = Number(process.env.BATCH ?? 1);
 const counts = new Map<string, number>();
 const sql = postgres(url, {
   max: 10,
+  connection: { application_name: schema },
   onnotice: () => {},
   debug: (_c, q) => {
     const k = (q.match(/name: (\w+)|^-- (.{0,40})/m)?.[0] ?? q.slice(0, 40)).replace(/\s+/g, " ");
@@ -18,9 +22,30 @@ const sql = postgres(url, {
 });
 const client = await connect({ sql: sql as never, schema, pollInterval: false });
 const q = await client.createQueue<number>("drain");
+if (process.env.FILLFACTOR) {
+  await sql.unsafe(
+    `alter table "${schema}"._jobs set (fillfactor = ${Number(process.env.FILLFACTOR)})`,
+  );
+}
 for (let i = 0; i < N; i += 1000)
   await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
 counts.clear();
+// CPU time (µs) of this run's server backends, by pid: utime + stime from /proc/<pid>/stat.
+const backendCpu = async (): Promise<Map<number, number>> => {
+  const rows =
+    await sql`select pid from pg_stat_activity where application_name like ${schema + "%"} or application_name like ${"pgwake%"}`;
+  const ticks = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks.set(pid as number, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100);
+    } catch {
+      // not on this machine
+    }
+  }
+  return ticks;
+};
+const server0 = await backendCpu();
 let done = 0;
 let resolve!: () => void;
 const all = new Promise<void>((r) => (resolve = r));
@@ -35,7 +60,9 @@ q.work(
   },
   { concurrency: 10, batch },
 );
+// PROBE=1: sample the running count (it costs server CPU that the figures above then include).
 const probe = setInterval(async () => {
+  if (!process.env.PROBE) return;
   const s = await q.stats();
   maxRunning = Math.max(maxRunning, s.running);
 }, 50);
@@ -43,11 +70,14 @@ await all;
 clearInterval(probe);
 console.log("max running (db):", maxRunning);
 // wait until acks land
-while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 5));
+while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 20));
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+const server1 = await backendCpu();
+let serverUs = 0;
+for (const [pid, us] of server1) serverUs += us - (server0.get(pid) ?? 0);
 console.log(
-  `batch ${batch}: ${N} jobs in ${ms.toFixed(0)} ms = ${((N / ms) * 1000).toFixed(0)} jobs/s, cpu/job ${((cpu.user + cpu.system) / N).toFixed(0)} µs`,
+  `batch ${batch}: ${N} jobs in ${ms.toFixed(0)} ms = ${((N / ms) * 1000).toFixed(0)} jobs/s, cpu/job ${((cpu.user + cpu.system) / N).toFixed(1)} µs, server cpu/job ${(serverUs / N).toFixed(1)} µs`,
 );
 console.log([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8));
 await client.close();

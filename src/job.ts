@@ -46,8 +46,6 @@ export class Job<P = Json, R = Json> {
   readonly attempt: number;
   /** The attributes it was sent with (`{}` when none). */
   readonly attributes: Record<string, Json>;
-  /** Aborts when the job is cancelled, its lease is lost, or its consumer is stopping. */
-  readonly signal: AbortSignal;
   /** @internal the lease this delivery holds */
   readonly leaseToken: string;
   /** @internal */
@@ -57,7 +55,10 @@ export class Job<P = Json, R = Json> {
   /** @internal the producer's trace context (src/tracing.ts), JSON text */
   readonly traceContext: string | null;
 
-  private readonly controller = new AbortController();
+  /** Made on first use of `signal`: most handlers never look, and a drain makes thousands. */
+  private controller: AbortController | undefined;
+  /** Why the job was aborted before anyone asked for its signal. */
+  private abortReason: PgwakeError | undefined;
   private state: "held" | "settling" | "settled" = "held";
   private handedOver = false;
 
@@ -75,7 +76,15 @@ export class Job<P = Json, R = Json> {
     this.leaseToken = row.leaseToken;
     this.leaseMs = row.leaseMs;
     this.traceContext = row.traceContext;
-    this.signal = this.controller.signal;
+  }
+
+  /** Aborts when the job is cancelled, its lease is lost, or its consumer is stopping. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
   }
 
   /** Whether `ack` or `nack` has succeeded (or is under way). */
@@ -119,7 +128,18 @@ export class Job<P = Json, R = Json> {
 
   /** @internal the lease is gone (cancelled, redelivered) or the consumer stops. */
   abort(reason: PgwakeError): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.controller) {
+      if (!this.controller.signal.aborted) this.controller.abort(reason);
+    } else {
+      this.abortReason ??= reason;
+    }
+  }
+
+  /** @internal why the job was aborted, without making a signal to ask. */
+  get abortedWith(): PgwakeError | undefined {
+    return this.controller
+      ? (this.controller.signal.reason as PgwakeError | undefined)
+      : this.abortReason;
   }
 
   private async settle(action: "ack" | "nack", run: () => Promise<boolean>): Promise<void> {

@@ -39,7 +39,7 @@ export async function* receive<P, R>(
       }
       current = buffer.shift()!;
       // Cancelled or lost while it waited in the buffer: it is not ours to hand out any more.
-      if (current.signal.aborted) continue;
+      if (current.abortedWith) continue;
       current.markDelivered();
       yield current as Job<P, R>;
       if (!current.settled)

@@ -218,7 +218,7 @@ export class Worker<P = unknown, R = unknown> {
       await settle();
     } catch (error) {
       // A cancelled job's late ack is expected; anything else is worth reporting.
-      if (!(error instanceof LeaseLostError && job.signal.reason instanceof JobCancelledError)) {
+      if (!(error instanceof LeaseLostError && job.abortedWith instanceof JobCancelledError)) {
         this.host.reportError(error);
       }
     }

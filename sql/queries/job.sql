@@ -31,8 +31,10 @@ with queue as (
       lease_expires_at = now() + queue.lease_ms * interval '1 millisecond',
       leased_by = $3::text,
       started_at = now()
-  from picked, queue
-  where j.id = picked.id
+  from queue
+  -- An array of ids, not a join with `picked`: the planner estimates a CTE's rows poorly and
+  -- then hashes the whole table to join it (a seq scan per claim); `= any` reads the primary key.
+  where j.id = any (array(select id from picked))
   returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
             j.lease_token, queue.lease_ms, j.lease_expires_at, j.trace_context
 )

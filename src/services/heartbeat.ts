@@ -45,9 +45,12 @@ export class Heartbeat {
 
   hold(lease: HeldLease): void {
     const previous = this.held.get(lease.id);
-    this.held.set(lease.id, { lease, lastBeat: performance.now() });
+    const entry = { lease, lastBeat: performance.now() };
+    this.held.set(lease.id, entry);
     if (previous && previous.lease.token !== lease.token) previous.lease.onLost();
-    this.schedule();
+    // Only the new lease can move the next beat earlier: no walk over every lease held (a
+    // worker claiming ahead holds hundreds, and holds one more per job).
+    this.schedule(this.nextBeatAt(entry));
   }
 
   /** Stops extending this lease (if it is still the one held for its job). */
@@ -66,10 +69,13 @@ export class Heartbeat {
     return entry.lastBeat + entry.lease.leaseMs / 3;
   }
 
-  private schedule(): void {
+  /** Sets the timer for the next beat: at `candidate` if earlier than the one set, else found. */
+  private schedule(candidate?: number): void {
     if (this.stopped || this.beating || this.held.size === 0) return;
-    let at = Infinity;
-    for (const entry of this.held.values()) at = Math.min(at, this.nextBeatAt(entry));
+    let at = candidate ?? Infinity;
+    if (candidate === undefined || !this.timer) {
+      for (const entry of this.held.values()) at = Math.min(at, this.nextBeatAt(entry));
+    }
     at = Math.max(at, this.notBefore);
     if (at >= this.timerAt && this.timer) return;
     this.clearTimer();

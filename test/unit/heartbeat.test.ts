@@ -68,3 +68,26 @@ test("a beat that answers after stop() reports nothing lost (the client closed m
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(lost, [], "no lease reported lost after stop");
 });
+
+test("a shorter lease held after a longer one moves the next beat earlier", async () => {
+  const beaten: string[] = [];
+  let firstBeat!: () => void;
+  const beat = new Promise<void>((resolve) => (firstBeat = resolve));
+  const heartbeat = new Heartbeat(
+    async (leases) => {
+      beaten.push(...leases.map((l) => l.id));
+      firstBeat();
+      return new Set(leases.map((l) => l.id));
+    },
+    (error) => assert.fail(String(error)),
+  );
+  const started = performance.now();
+  heartbeat.hold({ id: "long", token: "a", leaseMs: 60_000, onLost: () => assert.fail("long") });
+  heartbeat.hold({ id: "short", token: "b", leaseMs: 90, onLost: () => assert.fail("short") });
+  const keepAlive = setTimeout(() => assert.fail("no beat within 10 s"), 10_000); // beat timers are unref'd
+  await beat; // due after 30 ms, not after the long lease's 20 s
+  clearTimeout(keepAlive);
+  assert.ok(performance.now() - started < 10_000);
+  assert.deepEqual(beaten, ["short"]);
+  heartbeat.stop();
+});

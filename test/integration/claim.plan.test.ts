@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { dbTest } from "../helpers/db.js";
+
+dbTest(
+  "a claim of hundreds of jobs reads the primary key for them, never the whole table",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("deep");
+    for (let i = 0; i < 10_000; i += 1000) {
+      await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
+    }
+    await admin.unsafe(`analyze "${schema}"._jobs`);
+    const { Queries } = await import("../../src/db/queries.js");
+    const text = new Queries(schema, false).text("claimJobs");
+    const plan = await admin
+      .begin(async (tx) => {
+        // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
+        // used to hash every row of the table on each claim.
+        const rows = await tx.unsafe(`explain ${text}`, ["deep", 500, "test", null]);
+        throw Object.assign(new Error("rollback"), {
+          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
+        });
+      })
+      .catch((e: { plan?: string }) => e.plan ?? "");
+    assert.match(plan, /_jobs_claim_idx/, plan);
+    assert.match(plan, /_jobs_pkey/, plan);
+    assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
+  },
+);
