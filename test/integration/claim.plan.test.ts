@@ -27,3 +27,23 @@ dbTest(
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
   },
 );
+
+dbTest(
+  "a claim commits without waiting for the disk; the session's setting is left alone",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("async-commit");
+    await q.send(1);
+    const { Queries } = await import("../../src/db/queries.js");
+    const text = new Queries(schema, false).text("claimJobs");
+    const inside = await admin.begin(async (tx) => {
+      const claimed = await tx.unsafe(text, ["async-commit", 1, "test", null]);
+      assert.equal(claimed.length, 1);
+      const [row] = await tx.unsafe<[{ synchronous_commit: string }]>("show synchronous_commit");
+      return row.synchronous_commit;
+    });
+    assert.equal(inside, "off");
+    const [after] = await admin.unsafe<[{ synchronous_commit: string }]>("show synchronous_commit");
+    assert.notEqual(after.synchronous_commit, "off");
+  },
+);
