@@ -237,7 +237,8 @@ export class LeaseLostError extends PgwakeError {
 }
 
 /**
- * The database schema was migrated by a newer pgwake than this one.
+ * The database schema was migrated by a newer pgwake, with a migration this one cannot work with
+ * (newer migrations declared compatible are accepted: docs/upgrades.md).
  *
  * @example
  * ```ts
@@ -248,16 +249,26 @@ export class SchemaTooNewError extends PgwakeError {
   readonly schema: string;
   readonly databaseVersion: number;
   readonly codeVersion: number;
+  /** The oldest code version (newest migration known) that can use the schema. */
+  readonly requiredVersion: number;
 
-  constructor(schema: string, databaseVersion: number, codeVersion: number) {
+  constructor(
+    schema: string,
+    databaseVersion: number,
+    codeVersion: number,
+    requiredVersion = databaseVersion,
+  ) {
     super(
       "SCHEMA_TOO_NEW",
-      `schema "${schema}" is at migration ${databaseVersion}, but this pgwake only knows migrations up to ${codeVersion}: ` +
-        `upgrade pgwake in this application, or point it at another schema`,
+      `schema "${schema}" is at migration ${databaseVersion} and needs a pgwake that knows migration ${requiredVersion}, ` +
+        `but this one only knows migrations up to ${codeVersion}: upgrade pgwake in this application ` +
+        `(during a rolling upgrade, this replica still runs the old release: finish the rollout), ` +
+        `or point it at another schema`,
     );
     this.schema = schema;
     this.databaseVersion = databaseVersion;
     this.codeVersion = codeVersion;
+    this.requiredVersion = requiredVersion;
   }
 }
 

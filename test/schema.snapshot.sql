@@ -18,6 +18,10 @@ column _jobs.finished_at timestamp with time zone
 column _jobs.key text
 column _jobs.after uuid[]
 column _jobs.trace_context text
+column _migration_log.version integer not null
+column _migration_log.name text not null
+column _migration_log.min_client_version integer not null
+column _migration_log.applied_at timestamp with time zone not null default now()
 column _migrations.version integer not null
 column _migrations.name text not null
 column _migrations.applied_at timestamp with time zone not null default now()
@@ -95,11 +99,13 @@ index CREATE INDEX _jobs_running_idx ON _jobs USING btree (queue, lease_expires_
 index CREATE INDEX _jobs_scheduled_idx ON _jobs USING btree (queue, run_at) WHERE (state = 'scheduled'::job_state)
 index CREATE INDEX _jobs_waiting_after_idx ON _jobs USING gin (after) WHERE (state = 'waiting'::job_state)
 index CREATE INDEX _jobs_waiting_idx ON _jobs USING btree (queue) WHERE (state = 'waiting'::job_state)
+index CREATE UNIQUE INDEX _migration_log_pkey ON _migration_log USING btree (version)
 index CREATE UNIQUE INDEX _migrations_pkey ON _migrations USING btree (version)
 index CREATE UNIQUE INDEX _queues_pkey ON _queues USING btree (name)
 index CREATE UNIQUE INDEX _schedules_pkey ON _schedules USING btree (name)
 constraint _jobs_max_attempts_check CHECK ((max_attempts >= 1))
 constraint _jobs_pkey PRIMARY KEY (id)
+constraint _migration_log_pkey PRIMARY KEY (version)
 constraint _migrations_pkey PRIMARY KEY (version)
 constraint _queues_backoff_delay_ms_check CHECK ((backoff_delay_ms >= 0))
 constraint _queues_backoff_factor_check CHECK ((backoff_factor >= (1)::double precision))

@@ -1,6 +1,6 @@
 import { PgwakeError, SchemaTooNewError, toPgwakeError } from "../errors.js";
 import { quoteIdentifier, quoteLiteral } from "./identifiers.js";
-import { migrationFiles, renderSql } from "./sql-files.js";
+import { migrationFiles, renderSql, type MigrationFile } from "./sql-files.js";
 
 /** The part of a postgres.js instance the migrator needs: one dedicated connection. */
 export interface Reservable {
@@ -19,27 +19,108 @@ export interface MigrationReport {
   applied: number[];
 }
 
+/**
+ * Compatibility across releases, so that replicas of the previous release keep working while a
+ * new one migrates the schema (rolling upgrades; docs/upgrades.md).
+ *
+ * A migration file declares, in a comment line, which older clients can still use the schema once
+ * it is applied. A client "knows" migrations up to the newest file it ships.
+ *
+ *   -- pgwake: compatible            additive: every client that could use the schema before can
+ *                                    still use it after (a new index, column, function, setting)
+ *   -- pgwake: compatible from 0007  clients that know migration 7 or later can (the second phase
+ *                                    of a two-phase change: 0007's release stopped using what this
+ *                                    one drops)
+ *   (nothing)                        breaking: only clients that know this migration can
+ *
+ * `_migration_log` records every applied migration with `min_client_version`: 0 for compatible
+ * ones, N for "compatible from N", its own version for breaking ones. A client may use the schema
+ * when it knows at least the largest `min_client_version` in it; otherwise it is refused with
+ * SchemaTooNewError, even if it would only read.
+ *
+ * `_migrations` is for pgwake 0.1.0, which reads nothing else and refuses any version in it above
+ * the 5 it knows. So it lists migrations 1-5, and a later one only when 0.1.0 cannot use the
+ * schema with it applied; an additive migration stays out of it, and 0.1.0 replicas may restart
+ * during the rollout. Rows found only in `_migrations` count as breaking.
+ */
+const COMPATIBILITY_DIRECTIVE = /^--[ \t]*pgwake:[ \t]*(.*?)[ \t]*$/gm;
+
+/** The newest migration of pgwake 0.1.0, the last release that reads only `_migrations`. */
+const LEGACY_CLIENT_VERSION = 5;
+
 /** How long a migration waits for a table lock before giving up, so it never stalls workers for long. */
 const LOCK_TIMEOUT = "30s";
 
+/** What the schema holds: the migrations applied, and the oldest client that can use it. */
+interface SchemaState {
+  applied: Set<number>;
+  /** The largest applied version, or 0. */
+  version: number;
+  /** The largest `min_client_version`: clients knowing fewer migrations are refused. */
+  minClientVersion: number;
+}
+
 /** The newest migration this code knows. */
-export function latestVersion(): number {
-  return Math.max(...migrationFiles().map((file) => file.version));
+export function latestVersion(files: MigrationFile[] = migrationFiles()): number {
+  return Math.max(...files.map((file) => file.version));
 }
 
 /**
- * Brings a schema up to date. Safe to run from many processes at once: a session advisory lock
- * keyed on the schema serialises them, and the applied versions are read only once it is held,
- * so each migration runs exactly once. Each file runs in its own transaction together with its
- * row in `_migrations`.
+ * The oldest client version (the newest migration a client knows) that can use a schema with
+ * `file` applied, from its `-- pgwake:` comment: 0 for `compatible`, N for `compatible from N`,
+ * its own version without a comment.
  *
  * @example
  * ```ts
- * await migrate(sql, "pgwake"); // { version: 1, applied: [1] } the first time
+ * minClientVersion({ version: 6, name: "storage", text: "-- pgwake: compatible\n…" }); // 0
  * ```
  */
-export async function migrate(sql: Reservable, schema: string): Promise<MigrationReport> {
-  const schemaId = quoteIdentifier(schema);
+export function minClientVersion(file: MigrationFile): number {
+  const directives = [...file.text.matchAll(COMPATIBILITY_DIRECTIVE)].map((m) => m[1]!);
+  const label = `migration ${String(file.version).padStart(4, "0")}_${file.name}`;
+  if (directives.length === 0) return file.version;
+  if (directives.length > 1) {
+    throw new Error(`internal: ${label} has ${directives.length} "-- pgwake:" lines; keep one`);
+  }
+  const match = /^compatible(?: from (\d{4}))?$/.exec(directives[0]!);
+  if (!match) {
+    throw new Error(
+      `internal: ${label} says "-- pgwake: ${directives[0]}"; ` +
+        `expected "-- pgwake: compatible" or "-- pgwake: compatible from NNNN"`,
+    );
+  }
+  if (match[1] === undefined) return 0;
+  const from = Number(match[1]);
+  if (from >= file.version) {
+    throw new Error(
+      `internal: ${label} is "compatible from ${match[1]}", which is not older than itself; ` +
+        `leave the line out to declare it breaking`,
+    );
+  }
+  return from;
+}
+
+/**
+ * Brings a schema up to date. Safe to run from many processes at once, of this release and of
+ * older ones: a session advisory lock keyed on the schema serialises them, and the applied
+ * versions are read only once it is held, so each migration runs exactly once. Each file runs in
+ * its own transaction together with its bookkeeping rows. A schema already migrated further by a
+ * newer pgwake is accepted as it is when every newer migration is compatible with this code.
+ *
+ * `files` is for tests, which play newer releases with extra migrations.
+ *
+ * @example
+ * ```ts
+ * await migrate(sql, "pgwake"); // { version: 5, applied: [1, 2, 3, 4, 5] } the first time
+ * ```
+ */
+export async function migrate(
+  sql: Reservable,
+  schema: string,
+  files: MigrationFile[] = migrationFiles(),
+): Promise<MigrationReport> {
+  // The key every release of pgwake has used: a new and an old client migrating at once must wait
+  // for each other.
   const lockKey = [`pgwake:migrate:${schema}`] as never[];
   const connection = await sql.reserve().catch((error: unknown) => {
     throw toPgwakeError("migrate (connecting)", error);
@@ -47,28 +128,19 @@ export async function migrate(sql: Reservable, schema: string): Promise<Migratio
   try {
     await run(connection, "select pg_advisory_lock(hashtextextended($1, 0))", lockKey);
     try {
-      await run(
-        connection,
-        `set client_min_messages = warning;
-         create schema if not exists ${schemaId};
-         create table if not exists ${schemaId}._migrations (
-           version    integer primary key,
-           name       text not null,
-           applied_at timestamptz not null default now()
-         );
-         reset client_min_messages;`,
-      );
-      const done = await appliedVersions(connection, schemaId);
-      const newest = latestVersion();
-      const databaseVersion = Math.max(0, ...done);
-      if (databaseVersion > newest) throw new SchemaTooNewError(schema, databaseVersion, newest);
+      await createBookkeeping(connection, schema);
+      const state = await readState(connection, schema);
+      refuseIfTooNew(schema, state, files);
+      // Every declaration is read before anything runs: a malformed one stops all migrations.
+      const pending = files
+        .filter((file) => !state.applied.has(file.version))
+        .map((file) => ({ file, minClient: minClientVersion(file) }));
       const applied: number[] = [];
-      for (const file of migrationFiles()) {
-        if (done.has(file.version)) continue;
-        await applyMigration(connection, schema, file.version, file.name, file.text);
+      for (const { file, minClient } of pending) {
+        await applyMigration(connection, schema, file, minClient);
         applied.push(file.version);
       }
-      return { version: Math.max(databaseVersion, ...applied), applied };
+      return { version: Math.max(state.version, ...applied), applied };
     } finally {
       await run(connection, "select pg_advisory_unlock(hashtextextended($1, 0))", lockKey).catch(
         () => undefined, // the connection is gone, and the lock with it
@@ -80,44 +152,107 @@ export async function migrate(sql: Reservable, schema: string): Promise<Migratio
 }
 
 /**
- * Checks, without changing anything, that a schema is at exactly the version this code expects.
- * Used when `migrate: false`.
+ * Checks, without changing anything, that a schema has every migration this code knows, and none
+ * it cannot use. Used when `migrate: false`. Returns the schema's version, which may be newer.
  */
 export async function checkSchemaVersion(
   sql: { unsafe: ReservedConnection["unsafe"] },
   schema: string,
+  files: MigrationFile[] = migrationFiles(),
 ): Promise<number> {
-  const schemaId = quoteIdentifier(schema);
-  const exists = await run(sql, `select to_regclass(${quoteLiteral(`${schemaId}._migrations`)})`);
-  const newest = latestVersion();
-  const version = exists[0]?.[0] ? Math.max(0, ...(await appliedVersions(sql, schemaId))) : 0;
-  if (version > newest) throw new SchemaTooNewError(schema, version, newest);
-  if (version < newest) {
+  const state = await readState(sql, schema);
+  refuseIfTooNew(schema, state, files);
+  const missing = files.filter((file) => !state.applied.has(file.version));
+  if (missing.length > 0) {
     throw new PgwakeError(
       "SCHEMA_OUTDATED",
-      `schema "${schema}" is at migration ${version} but this pgwake needs ${newest}: ` +
+      `schema "${schema}" is at migration ${state.version} but this pgwake needs ${latestVersion(files)}: ` +
         `run client.migrate() (or \`pgwake migrate\`), or connect with migrate: true`,
     );
   }
-  return version;
+  return state.version;
+}
+
+function refuseIfTooNew(schema: string, state: SchemaState, files: MigrationFile[]): void {
+  const known = latestVersion(files);
+  if (state.minClientVersion > known) {
+    throw new SchemaTooNewError(schema, state.version, known, state.minClientVersion);
+  }
+}
+
+async function createBookkeeping(connection: ReservedConnection, schema: string): Promise<void> {
+  const schemaId = quoteIdentifier(schema);
+  await run(
+    connection,
+    `set client_min_messages = warning;
+     create schema if not exists ${schemaId};
+     create table if not exists ${schemaId}._migrations (
+       version    integer primary key,
+       name       text not null,
+       applied_at timestamptz not null default now()
+     );
+     create table if not exists ${schemaId}._migration_log (
+       version            integer primary key,
+       name               text not null,
+       min_client_version integer not null,
+       applied_at         timestamptz not null default now()
+     );
+     reset client_min_messages;`,
+  );
+}
+
+/** Reads both bookkeeping tables; either may be missing (a fresh schema, or one only 0.1.0 has migrated). */
+async function readState(
+  sql: { unsafe: ReservedConnection["unsafe"] },
+  schema: string,
+): Promise<SchemaState> {
+  const schemaId = quoteIdentifier(schema);
+  const table = (name: string) => quoteLiteral(`${schemaId}.${name}`);
+  const [[legacy, log] = []] = await run(
+    sql,
+    `select to_regclass(${table("_migrations")}) is not null,
+            to_regclass(${table("_migration_log")}) is not null`,
+  );
+  const sources: string[] = [];
+  if (log) sources.push(`select version, min_client_version from ${schemaId}._migration_log`);
+  if (legacy) {
+    sources.push(
+      `select version, version from ${schemaId}._migrations m` +
+        (log
+          ? ` where not exists (select from ${schemaId}._migration_log l where l.version = m.version)`
+          : ""),
+    );
+  }
+  const rows = sources.length > 0 ? await run(sql, sources.join(" union all ")) : [];
+  const versions = rows.map((row) => Number(row[0]));
+  return {
+    applied: new Set(versions),
+    version: Math.max(0, ...versions),
+    minClientVersion: Math.max(0, ...rows.map((row) => Number(row[1]))),
+  };
 }
 
 async function applyMigration(
   connection: ReservedConnection,
   schema: string,
-  version: number,
-  name: string,
-  text: string,
+  file: MigrationFile,
+  minClient: number,
 ): Promise<void> {
   const schemaId = quoteIdentifier(schema);
+  const { version, name } = file;
+  const values = `(${version}, ${quoteLiteral(name)}`;
+  // 0.1.0 must see the migrations it knows, and any it cannot work with (see the top of this file).
+  const legacyRow = version <= LEGACY_CLIENT_VERSION || minClient > LEGACY_CLIENT_VERSION;
   try {
     await run(
       connection,
       `begin;
        set local lock_timeout = '${LOCK_TIMEOUT}';
        set local client_min_messages = warning;
-       ${renderSql(text, schema)};
-       insert into ${schemaId}._migrations (version, name) values (${version}, ${quoteLiteral(name)});
+       ${renderSql(file.text, schema)};
+       insert into ${schemaId}._migration_log (version, name, min_client_version)
+         values ${values}, ${minClient});
+       ${legacyRow ? `insert into ${schemaId}._migrations (version, name) values ${values});` : ""}
        commit;`,
     );
   } catch (error) {
@@ -129,14 +264,6 @@ async function applyMigration(
       { cause: error },
     );
   }
-}
-
-async function appliedVersions(
-  sql: { unsafe: ReservedConnection["unsafe"] },
-  schemaId: string,
-): Promise<Set<number>> {
-  const rows = await run(sql, `select version from ${schemaId}._migrations`);
-  return new Set(rows.map((row) => Number(row[0])));
 }
 
 async function run(

@@ -20,7 +20,7 @@ dbTest(
     assert.equal(await run(["migrate", "--schema", schema], cli.io), 0);
     assert.deepEqual(cli.out, [`schema "${schema}" is at migration ${latestVersion()}`]);
     const [row] = await admin.unsafe<Array<{ n: number }>>(
-      `select count(*)::int as n from "${schema}"._migrations`,
+      `select count(*)::int as n from "${schema}"._migration_log`,
     );
     const n = row?.n;
     assert.equal(n, latestVersion());

@@ -11,7 +11,7 @@ dbTest(
   async ({ connect, admin, schema }) => {
     await connect();
     const rows = await admin.unsafe(
-      `select version, name from "${schema}"._migrations order by version`,
+      `select version, name from "${schema}"._migration_log order by version`,
     );
     assert.equal(rows.length, latestVersion());
     assert.deepEqual(rows[0], { version: 1, name: "init" });
@@ -19,7 +19,7 @@ dbTest(
       await admin`select tablename from pg_tables where schemaname = ${schema} order by 1`;
     assert.deepEqual(
       tables.map((r) => r.tablename),
-      ["_jobs", "_migrations", "_queues", "_schedules"],
+      ["_jobs", "_migration_log", "_migrations", "_queues", "_schedules"],
     );
   },
 );
@@ -45,7 +45,7 @@ dbTest(
       assert.ok(reports.every((r) => r.version === latestVersion()));
       const { n } = (
         await admin.unsafe<Array<{ n: number }>>(
-          `select count(*)::int as n from "${schema}"._migrations`,
+          `select count(*)::int as n from "${schema}"._migration_log`,
         )
       )[0]!;
       assert.equal(n, latestVersion());
