@@ -5,7 +5,11 @@
 //   DATABASE_URL=postgres://... N=20000 SLEEP=0 node --import tsx bench/drain-profile.ts
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
-import { connect } from "../src/index.js";
+import type { connect as Connect } from "../src/index.js";
+// DIST=1 measures the built library (../dist, after `npm run build`) instead of the sources.
+const { connect } = (await import(process.env.DIST ? "../dist/index.js" : "../src/index.js")) as {
+  connect: typeof Connect;
+};
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = "perf_" + Date.now();
 const N = Number(process.env.N ?? 20000);
@@ -46,6 +50,20 @@ const backendCpu = async (): Promise<Map<number, number>> => {
   return ticks;
 };
 const server0 = await backendCpu();
+// HEAPPROF=file: where the drain allocates (sampled, collected objects included), for GC work.
+const inspector = process.env.HEAPPROF ? new (await import("node:inspector")).Session() : undefined;
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) =>
+    inspector!.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+if (inspector) {
+  inspector.connect();
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
 let done = 0;
 let resolve!: () => void;
 const all = new Promise<void>((r) => (resolve = r));
@@ -74,6 +92,10 @@ while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 2
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const server1 = await backendCpu();
+if (inspector) {
+  const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
+  (await import("node:fs")).writeFileSync(process.env.HEAPPROF!, JSON.stringify(profile));
+}
 let serverUs = 0;
 for (const [pid, us] of server1) serverUs += us - (server0.get(pid) ?? 0);
 console.log(
