@@ -125,10 +125,11 @@ export class Worker<P = unknown, R = unknown> {
       this.stoppedDeferred.resolve();
     })();
     if (timeoutMs === undefined) return this.stopping;
+    let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       this.stopping,
-      new Promise<void>((resolve) => unrefTimer(resolve, timeoutMs)),
-    ]);
+      new Promise<void>((resolve) => (timer = unrefTimer(resolve, timeoutMs))),
+    ]).finally(() => clearTimeout(timer)); // no timer left behind when the worker stops in time
   }
 
   private pump(): void {

@@ -343,8 +343,9 @@ cross join lateral (
   limit 1) o;
 
 -- name: deleteExpired
--- One small batch ($1 jobs at most) of finished jobs past their queue's retention, oldest first.
--- One process at a time: a batch runs only if it takes the cleaner's transaction lock.
+-- One batch ($1 jobs at most) of finished jobs past their queue's retention, oldest first.
+-- One process at a time: a batch runs only if it takes the cleaner's transaction lock. The
+-- doomed ids go to the delete as an array, read through the primary key (as in claimJobs).
 with allowed as (
   select pg_try_advisory_xact_lock(hashtextextended(/*literal:schema*/'pgwake' || ':cleaner', 0)) as yes
 ), doomed as (
@@ -359,6 +360,6 @@ with allowed as (
   where (select yes from allowed)
   limit $1::integer
 ), deleted as (
-  delete from /*schema*/_jobs where id in (select id from doomed) returning 1
+  delete from /*schema*/_jobs where id = any (array(select id from doomed)) returning 1
 )
 select (select yes from allowed), (select count(*) from deleted)::integer;

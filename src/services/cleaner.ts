@@ -1,7 +1,15 @@
 import { unrefTimer } from "../util/timer.js";
 
-/** Jobs deleted per statement: small, so a batch never holds locks or blocks workers for long. */
-export const CLEAN_BATCH = 500;
+/**
+ * Jobs deleted per statement: a batch starts small and doubles while batches come back full and
+ * quick, so the cleaner keeps up with workers acking tens of thousands of jobs a second (at a
+ * fixed 500 with a pause it managed about 3,400 a second in the soak test and fell behind), yet
+ * a statement never holds its locks for long.
+ */
+const MIN_BATCH = 500;
+const MAX_BATCH = 5000;
+/** A statement slower than this halves the batch; one faster than half of it may double it. */
+const SLOW_BATCH_MS = 50;
 /** A breath between batches, so cleaning a large backlog never monopolises the database. */
 const PAUSE_BETWEEN_BATCHES_MS = 20;
 /** Another process is cleaning: look again after this. */
@@ -98,11 +106,16 @@ export class Cleaner {
 
   /** Deletes until nothing has expired; returns when to look again. */
   private async clean(): Promise<number | null> {
+    let batch = MIN_BATCH;
     for (;;) {
       if (this.stopped) return null;
-      const { allowed, deleted } = await this.source.deleteBatch(CLEAN_BATCH);
+      const started = performance.now();
+      const { allowed, deleted } = await this.source.deleteBatch(batch);
       if (!allowed) return BUSY_RETRY_MS;
-      if (deleted < CLEAN_BATCH) break;
+      if (deleted < batch) break;
+      const tookMs = performance.now() - started;
+      if (tookMs > SLOW_BATCH_MS) batch = Math.max(MIN_BATCH, batch / 2);
+      else if (tookMs < SLOW_BATCH_MS / 2) batch = Math.min(MAX_BATCH, batch * 2);
       await new Promise((resolve) =>
         unrefTimer(() => resolve(undefined), PAUSE_BETWEEN_BATCHES_MS),
       );
