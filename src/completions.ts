@@ -162,6 +162,10 @@ export class Completions {
   }
 
   private async read(ids: string[]): Promise<void> {
+    // A missing row only means something for what was known before the read was sent: a send
+    // that commits while the read is in flight is confirmed before its answer arrives, and that
+    // answer (from an older snapshot) cannot show the row.
+    const asked = new Map(ids.map((id) => [id, this.waiters.get(id)?.existence]));
     const rows = await this.source.outcomes(ids);
     this.recheckMs = RECHECK_MIN_MS; // reads work again
     const found = new Set<string>();
@@ -180,7 +184,9 @@ export class Completions {
     for (const id of ids) {
       const waiter = this.waiters.get(id);
       if (found.has(id) || !waiter) continue;
-      if (waiter.existence.kind === "known") {
+      if (waiter.existence !== asked.get(id)) {
+        this.check([id]); // confirmed (or registered) during the read: read again
+      } else if (waiter.existence.kind === "known") {
         this.waiters.delete(id);
         waiter.result.reject(new JobNotFoundError(id));
       } else if (waiter.existence.kind === "transaction") {
