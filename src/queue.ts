@@ -1,4 +1,4 @@
-import { ClientClosedError, toPgwakeError } from "./errors.js";
+import { ClientClosedError, DatabaseError, toPgwakeError } from "./errors.js";
 import type { Completions } from "./completions.js";
 import type { Job } from "./job.js";
 import {
@@ -193,11 +193,21 @@ export class Queue<P = Json, R = Json> implements SentHost {
     return (await queries.cancelJobs(db, this.name, what.ids)).length;
   }
 
-  /** Requeues a failed or cancelled job with a fresh set of attempts; false if it was neither. */
+  /**
+   * Requeues a failed or cancelled job with a fresh set of attempts; false if it was neither, or
+   * if its dedup `key` is now held by another unfinished job (which keeps it).
+   */
   async retry(id: string): Promise<boolean> {
     const jobId = checkJobId(id, "retry id");
     this.assertOpen("retry");
-    return this.runtime.queries.retryJob(this.runtime.db, this.name, jobId);
+    try {
+      return await this.runtime.queries.retryJob(this.runtime.db, this.name, jobId);
+    } catch (error) {
+      // The unique index on unfinished jobs' keys (the job's id cannot collide): requeueing it
+      // would make two unfinished jobs with one key.
+      if (error instanceof DatabaseError && error.sqlState === "23505") return false;
+      throw error;
+    }
   }
 
   /** Emits `job:sent` for a write that landed. */

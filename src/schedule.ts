@@ -113,6 +113,7 @@ export function normaliseSchedule(
     if (typeof job.key !== "string" || job.key.length === 0 || job.key.length > 512) {
       invalid("schedule options.options.key", "a string of 1-512 characters", job.key);
     }
+    toJsonText(job.key, "schedule options.options.key"); // NUL and lone surrogates
     options.key = job.key;
   }
   return {

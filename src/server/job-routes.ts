@@ -1,7 +1,7 @@
 import { JobCancelledError, JobFailedError, JobNotFoundError, ValidationError } from "../errors.js";
 import { checkDuration, checkJobId, checkOptions, checkQueueName } from "../options.js";
 import type { Queue } from "../queue.js";
-import { isPlainObject } from "../util/checks.js";
+import { invalid as refuse, isPlainObject } from "../util/checks.js";
 import type { Json } from "../util/json.js";
 import { readJsonObject } from "./body.js";
 import type { ServerContext } from "./context.js";
@@ -45,8 +45,23 @@ function sendOptions(value: unknown, field: string): Record<string, unknown> | u
       );
     }
   }
+  // JSON has no dates: runAt arrives as a date-time string, as the OpenAPI document says.
+  if (typeof value.runAt === "string") {
+    const runAt = new Date(value.runAt);
+    if (!ISO_DATE_TIME.test(value.runAt) || Number.isNaN(runAt.getTime())) {
+      refuse(
+        `${field}.runAt`,
+        'a date-time with its offset, such as "2030-01-01T09:00:00Z"',
+        value.runAt,
+      );
+    }
+    return { ...value, runAt };
+  }
   return value;
 }
+
+/** RFC 3339 date-times; the offset is required, so the time never depends on the server's zone. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** What became of a job, for `?wait=`: its outcome once finished, else its state now. */
 async function outcome(queue: Queue, id: string, waitMs: number, signal: AbortSignal) {
@@ -147,7 +162,8 @@ export function jobRoutes(ctx: ServerContext): Route[] {
               options: sendOptions(checked.options, `${field}.options`),
             };
           });
-          return json({ ids: await queue.sendMany(items) }, 201);
+          // A caller that hangs up stops waiting for room in a bounded queue.
+          return json({ ids: await queue.sendMany(items, { signal: request.signal }) }, 201);
         }
         checkOptions(body, "body", ["payload", "options"]);
         if (!("payload" in body)) {
@@ -156,7 +172,10 @@ export function jobRoutes(ctx: ServerContext): Route[] {
             'expected a body of { "payload": …, "options": {…} }',
           );
         }
-        const sent = queue.send(body.payload as Json, sendOptions(body.options, "body.options"));
+        const sent = queue.send(body.payload as Json, {
+          ...sendOptions(body.options, "body.options"),
+          signal: request.signal,
+        });
         const id = await sent;
         if (waitMs === 0) return json({ id }, 201);
         const { status, body: answer } = await outcome(queue, id, waitMs, request.signal);

@@ -17,12 +17,18 @@ const leaseLost = {
 const invalid = { description: "bad input; nothing was written", schema: errorSchema };
 const token = { type: "string", format: "uuid", description: "the leaseToken the claim returned" };
 
-/** A nack's error: a message, or an object with one (`name`, `stack` and more are kept). */
-function storedError(value: unknown): Json {
+/**
+ * A nack's error: a message, or an object with one (`name`, `stack` and more are kept). Checked
+ * like a result: nacks share statements, so text the database cannot store would fail others'.
+ */
+function storedError(value: unknown, maxBytes: number): Json {
   if (value === undefined) return { message: "nacked over HTTP without an error" };
-  if (typeof value === "string") return { message: value };
+  if (typeof value === "string") {
+    toJsonText(value, "body.error", maxBytes);
+    return { message: value };
+  }
   if (isPlainObject(value) && typeof value.message === "string") {
-    toJsonText(value, "body.error");
+    toJsonText(value, "body.error", maxBytes);
     return value as Json;
   }
   throw new ValidationError(
@@ -165,7 +171,12 @@ export function workerRoutes(ctx: ServerContext): Route[] {
           body,
         } = await lease(request, params.id!, ["error", "delay"]);
         const delayMs = optional(body.delay, null, (v) => checkDuration(v, "body.delay"));
-        await remote.nack(id, leaseToken, storedError(body.error), delayMs);
+        await remote.nack(
+          id,
+          leaseToken,
+          storedError(body.error, runtime.maxPayloadBytes),
+          delayMs,
+        );
         return json({ ok: true });
       },
     },

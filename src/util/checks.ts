@@ -156,7 +156,7 @@ export function checkAttributes(value: unknown, field: string): Record<string, J
       `${field} has ${keys.length} keys, more than ${MAX_ATTRIBUTES}: keep attributes for routing and filtering, and put data in the payload`,
     );
   }
-  const out: Record<string, Json> = {};
+  const entries: Array<[string, Json]> = [];
   for (const key of keys) {
     const item = value[key];
     if (key.length === 0 || key.length > 128) invalid(`${field} key`, "1-128 characters", key);
@@ -173,8 +173,11 @@ export function checkAttributes(value: unknown, field: string): Record<string, J
         "attributes are flat; nest data in the payload instead",
       );
     }
-    out[key] = item as Json;
+    entries.push([key, item as Json]);
   }
+  // Not `out[key] = item`: an own "__proto__" key (JSON.parse makes those) must stay a key, not
+  // reach Object.prototype's setter and vanish.
+  const out = Object.fromEntries(entries);
   // NUL and lone surrogates in keys or strings would be rejected by PostgreSQL.
   toJsonText(out, field);
   return out;
