@@ -42,6 +42,8 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 export class Claimer {
   private failures = 0;
+  /** The backoff under way after a failed claim, which concurrent failures share. */
+  private backoff: Promise<void> | undefined;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -75,9 +77,12 @@ export class Claimer {
       this.failures = 0;
     } catch (error) {
       this.host.reportError(error);
-      this.failures++;
-      const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.failures);
-      await sleep(backoff * (0.8 + Math.random() * 0.4), this.stop);
+      // Claims in flight together (a worker's free slots) fail together when the database goes
+      // away: they wait out one backoff, which grows per round of failures, not per statement
+      // (ten failing claims would otherwise jump straight to the longest wait), and is one timer
+      // with one abort listener (ten would set off Node's MaxListenersExceededWarning).
+      this.backoff ??= this.backOff().finally(() => (this.backoff = undefined));
+      await this.backoff;
       return { jobs: [], seen: seen - 1 }; // do not wait for a wake-up: try again
     }
     if (this.stop.aborted && jobs.length > 0) {
@@ -85,5 +90,11 @@ export class Claimer {
       return { jobs: [], seen };
     }
     return { jobs, seen };
+  }
+
+  private backOff(): Promise<void> {
+    this.failures++;
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.failures);
+    return sleep(backoff * (0.8 + Math.random() * 0.4), this.stop);
   }
 }

@@ -1,0 +1,130 @@
+/**
+ * A chaos worker process: one pgwake client working the chaos queue, as an app replica would.
+ * Run with --expose-gc so heap samples are taken after a collection.
+ *
+ * Env: DATABASE_URL, PGWAKE_SCHEMA, CHAOS_CONCURRENCY, CHAOS_WORK_MS (each handler takes up to
+ * this long), CHAOS_POLL_MS (the safety poll; 0 turns it off).
+ *
+ * Talks JSON lines. Prints `ready`, then `acked` with the ids of jobs whose ack this process
+ * applied (every 100 ms), `heap` when asked, and `stopped` with its counters when told to stop.
+ * Reads `heap` and `stop` on stdin; stdin closing means the test died, and the worker exits.
+ */
+import { createInterface } from "node:readline";
+import postgres from "postgres";
+import { connect, LeaseLostError, type Job } from "../../src/index.js";
+import { digestOf, QUEUE, type ChaosPayload, type ChaosResult } from "./jobs.js";
+
+const say = (message: object): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const url = env("DATABASE_URL");
+const concurrency = Number(env("CHAOS_CONCURRENCY"));
+const workMs = Number(env("CHAOS_WORK_MS"));
+const pollMs = Number(env("CHAOS_POLL_MS"));
+
+const counters = { executions: 0, handlerErrors: 0, acks: 0, leaseLost: 0, clientErrors: 0 };
+const errorCodes: Record<string, number> = {};
+
+const client = await connect({
+  url,
+  schema: env("PGWAKE_SCHEMA"),
+  pollInterval: pollMs > 0 ? pollMs : false,
+  migrate: false,
+});
+// What the client goes through, for `npm run chaos -- --verbose`.
+const trace = (what: string): void => say({ event: "trace", what, at: Date.now() });
+client.on("listener:lost", () => trace("listener lost"));
+client.on("listener:reconnect", ({ epoch }) => trace(`listener back (epoch ${epoch})`));
+client.on("error", (error) => {
+  trace(`error ${error.message.slice(0, 160)}`);
+  counters.clientErrors++;
+  if (error instanceof LeaseLostError) counters.leaseLost++;
+  errorCodes[error.code] = (errorCodes[error.code] ?? 0) + 1;
+});
+
+let acked: string[] = [];
+client.on("job:completed", ({ id }) => {
+  counters.acks++;
+  acked.push(id);
+});
+const flush = setInterval(() => {
+  if (acked.length === 0) return;
+  say({ event: "acked", ids: acked });
+  acked = [];
+}, 100);
+
+// The handlers' own connections, as an app's would be: pgwake does not protect them.
+const side = postgres(url, {
+  max: concurrency,
+  onnotice: () => undefined,
+  // postgres.js 3.4.9 drops the promise of its type fetch, so a connection cut during it (as
+  // here, all the time) rejects unhandled and would crash this process: pgwake's pools skip the
+  // fetch for that reason (src/db/pool-options.ts), and so does this one.
+  fetch_types: false,
+  connection: { application_name: "chaos handler" },
+});
+
+async function handle(job: Job<ChaosPayload, ChaosResult>): Promise<ChaosResult> {
+  counters.executions++;
+  try {
+    await side`insert into chaos.runs (job_id, attempt, pid)
+               values (${job.id}, ${job.attempt}, ${process.pid})`;
+  } catch (error) {
+    counters.handlerErrors++;
+    throw error; // retried: this execution did not happen
+  }
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * workMs));
+  return { digest: digestOf(job.payload), attempt: job.attempt, pid: process.pid };
+}
+
+const worker = client.queue<ChaosPayload, ChaosResult>(QUEUE).work(handle, { concurrency });
+
+function heap(): { heapUsed: number; rss: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heapUsed, rss };
+}
+
+/** Whether the client's listener is connected (null: the health check itself did not answer). */
+async function health(): Promise<boolean | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(resolve, 5000, null)));
+  const listening = await Promise.race([client.health().then((h) => h.listening), timeout]);
+  clearTimeout(timer);
+  return listening;
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  if (line === "heap")
+    void health().then((listening) => say({ event: "heap", ...heap(), listening }));
+  if (line === "stop") void stop();
+});
+// The test process died (stdin closed without "stop"): do not outlive it.
+lines.on("close", () => {
+  if (!stopping) process.exit(1);
+});
+
+let stopping = false;
+async function stop(): Promise<void> {
+  stopping = true;
+  lines.close();
+  process.stdin.destroy(); // read from once, it would keep the process alive
+  await worker.stop({ timeout: 10_000 });
+  await client.close({ timeout: 10_000 });
+  clearInterval(flush);
+  if (acked.length > 0) say({ event: "acked", ids: acked });
+  await side.end({ timeout: 1 });
+  say({ event: "stopped", ...counters, errorCodes, ...heap() });
+  // A closed client must let the process exit by itself; say what keeps it alive if not.
+  setTimeout(() => {
+    say({ event: "lingering", resources: process.getActiveResourcesInfo() });
+    process.exit(3);
+  }, 5000).unref();
+}
+
+say({ event: "ready", pid: process.pid });
