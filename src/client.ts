@@ -227,7 +227,8 @@ export class Client {
 
   /**
    * Whether this client can do its work: the database answers a query, and the listener is
-   * connected (so wake-ups and completions arrive). For health checks.
+   * connected (so wake-ups and completions arrive). For health checks. In poll mode
+   * (`listenUrl: false`) `listening` is always false and `ok` only needs the database.
    *
    * @example
    * ```ts
@@ -241,13 +242,13 @@ export class Client {
       () => true,
       () => false,
     );
-    return { ok: database && listening, database, listening };
+    return { ok: database && (listening || this.runtime.settings.pollMode), database, listening };
   }
 
   /** Applies pending migrations (`connect` does this unless `migrate: false`). */
   async migrate(): Promise<MigrationReport> {
     this.assertOpen("migrate");
-    return migrate(this.runtime.sql, this.schema);
+    return this.runtime.withSessionSql((sql) => migrate(sql, this.schema));
   }
 
   /**
@@ -305,7 +306,8 @@ export async function openClient(settings: ClientSettings): Promise<Client> {
   await loadTracing(); // once per process; tracing stays off without @opentelemetry/api
   const runtime = new Runtime(settings);
   try {
-    if (settings.migrate) await migrate(runtime.sql, settings.schema);
+    await runtime.listen();
+    if (settings.migrate) await runtime.withSessionSql((sql) => migrate(sql, settings.schema));
     else await checkSchemaVersion(runtime.db as never, settings.schema);
     await runtime.start();
   } catch (error) {

@@ -18,7 +18,8 @@ export type PgwakeErrorCode =
   | "CLIENT_CLOSED"
   | "ABORTED"
   | "DATABASE"
-  | "HTTP";
+  | "HTTP"
+  | "NOTIFICATIONS_LOST";
 
 /**
  * The base class of every pgwake error.
@@ -398,4 +399,53 @@ export function isConnectionError(error: unknown): boolean {
       code,
     )
   );
+}
+
+/**
+ * `connect` sent a test NOTIFY through the query pool and the LISTEN connection never received
+ * it: workers and completion handles would never be woken. Almost always the LISTEN connection
+ * goes through a transaction pooler (PgBouncer `pool_mode = transaction`), which drops LISTEN.
+ * Set `listenUrl` to a direct connection (or a session-pooled port), or connect with
+ * `listenUrl: false` (poll mode).
+ *
+ * @example
+ * ```ts
+ * await connect({ url: pgbouncerUrl }).catch((e) => e instanceof NotificationsLostError); // true
+ * await connect({ url: pgbouncerUrl, listenUrl: directUrl, prepare: false }); // works
+ * ```
+ */
+export class NotificationsLostError extends PgwakeError {
+  /** How long the test notification was waited for. */
+  readonly waitedMs: number;
+  /**
+   * Whether the LISTEN connection goes through a pooler: the server process that answers it is
+   * not the one the connection was given at login.
+   */
+  readonly throughPooler: boolean;
+
+  constructor(waitedMs: number, listener: { loginPid: number | null; serverPid: number | null }) {
+    const throughPooler =
+      listener.loginPid !== null &&
+      listener.serverPid !== null &&
+      listener.loginPid !== listener.serverPid;
+    const direct = listener.loginPid !== null && listener.loginPid === listener.serverPid;
+    const why = throughPooler
+      ? `it goes through a connection pooler (it logged in as process ${listener.loginPid}, but ` +
+        `process ${listener.serverPid} answers it), which is what PgBouncer does in transaction ` +
+        `or statement pooling mode, where LISTEN is not kept`
+      : direct
+        ? `it answers as a direct connection, so it is probably connected to another database ` +
+          `or server than the query pool`
+        : `it goes through a transaction pooler, or to another database or server than the query pool`;
+    super(
+      "NOTIFICATIONS_LOST",
+      `pgwake's LISTEN connection did not receive a test NOTIFY sent through the query pool ` +
+        `within ${waitedMs / 1000}s, so workers and completion handles would never be woken: ` +
+        `${why}. Connect with listenUrl set to a direct connection to the same PostgreSQL ` +
+        `database (or a session-pooled port), keeping url on the pooler, or with ` +
+        `listenUrl: false to run without notifications (poll mode, polling every pollInterval)`,
+    );
+    this.waitedMs = waitedMs;
+    this.throughPooler = throughPooler;
+  }
 }

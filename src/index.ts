@@ -42,6 +42,7 @@ export {
   JobFailedError,
   JobNotFoundError,
   LeaseLostError,
+  NotificationsLostError,
   PgwakeError,
   QueueFullError,
   QueueInUseError,

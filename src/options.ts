@@ -49,14 +49,28 @@ export interface ConnectOptions {
   max?: number;
   /**
    * The slow safety poll: a check for missed work and completions, for the rare case a
-   * notification is lost. Default `"30s"`; `false` turns it off.
+   * notification is lost. Default `"30s"`; `false` turns it off. In poll mode (`listenUrl:
+   * false`) it is how everything is found instead: default `"1s"`, at least `"50ms"`.
    */
   pollInterval?: Duration | false;
+  /**
+   * Where the LISTEN connection goes; by default the same server as the pool (`url`, or your
+   * `sql` instance's settings). Behind a transaction pooler (PgBouncer `pool_mode = transaction`),
+   * which drops LISTEN, point this at PostgreSQL itself or at a session-pooled port, and keep
+   * `url` on the pooler. `false` opens no LISTEN connection at all (poll mode): workers,
+   * `receive()`, delayed jobs, bounded-queue waits and `completed` handles then poll every
+   * `pollInterval`.
+   */
+  listenUrl?: string | false;
   /** How this process names itself in a job's `leasedBy` (default `host:pid`). */
   name?: string;
   /** The largest payload or result accepted, in bytes of JSON (default 1 MiB). */
   maxPayloadSize?: number;
-  /** Use prepared statements (default true). Turn off behind poolers that cannot keep them. */
+  /**
+   * Use prepared statements (default true). Turn off behind poolers that cannot keep them
+   * (PgBouncer before 1.21 in transaction mode); the pool pgwake makes then also sends one
+   * statement at a time per connection, which such poolers need too.
+   */
   prepare?: boolean;
 }
 
@@ -152,6 +166,10 @@ export interface ClientSettings {
   name: string;
   maxPayloadBytes: number;
   prepare: boolean;
+  /** The LISTEN connection's own URL (undefined: the pool's settings). */
+  listenUrl: string | undefined;
+  /** No LISTEN connection: `pollMs` drives every wait. */
+  pollMode: boolean;
 }
 
 /** A queue's options as stored (durations in milliseconds). */
@@ -210,6 +228,7 @@ const CONNECT_KEYS = [
   "name",
   "maxPayloadSize",
   "prepare",
+  "listenUrl",
 ] as const;
 
 function isPostgresInstance(value: unknown): boolean {
@@ -234,8 +253,17 @@ export function normaliseConnect(
     );
   }
   const url = options.url ?? env.DATABASE_URL;
-  if (url !== undefined && (typeof url !== "string" || !/^postgres(ql)?:\/\//.test(url))) {
+  if (url !== undefined && !isPostgresUrl(url)) {
     invalid(`${field}.url`, "a postgres:// or postgresql:// URL", url);
+  }
+  const listenUrl = options.listenUrl;
+  if (listenUrl !== undefined && listenUrl !== false && !isPostgresUrl(listenUrl)) {
+    invalid(
+      `${field}.listenUrl`,
+      "a postgres:// or postgresql:// URL, or false (poll mode)",
+      listenUrl,
+      "give a direct connection to PostgreSQL or a session-pooled port, for LISTEN",
+    );
   }
   if (url === undefined && sql === undefined) {
     throw new ValidationError(
@@ -260,19 +288,8 @@ export function normaliseConnect(
     // The schema name appears inside pgwake's $$-quoted function bodies, where a $ could end them.
     invalid(`${field}.schema`, "a schema name without $", schema, "choose another name");
   }
-  const pollInterval = options.pollInterval ?? "30s";
-  const pollMs =
-    pollInterval === false
-      ? null
-      : checkDuration(pollInterval, `${field}.pollInterval`, 24 * 3_600_000);
-  if (pollMs !== null && pollMs < 1000) {
-    invalid(
-      `${field}.pollInterval`,
-      "at least 1s, or false",
-      pollInterval,
-      "it is a safety net; NOTIFY does the waking",
-    );
-  }
+  const pollMode = listenUrl === false;
+  const pollMs = normalisePollInterval(options.pollInterval, pollMode, `${field}.pollInterval`);
   return {
     url,
     schema,
@@ -290,7 +307,49 @@ export function normaliseConnect(
       checkInteger(v, `${field}.maxPayloadSize`, 1),
     ),
     prepare: optional(options.prepare, true, (v) => checkBoolean(v, `${field}.prepare`)),
+    listenUrl: listenUrl === false ? undefined : listenUrl,
+    pollMode,
   };
+}
+
+function isPostgresUrl(value: unknown): value is string {
+  return typeof value === "string" && /^postgres(ql)?:\/\//.test(value);
+}
+
+/** The fastest poll-mode interval: each poll costs a claim and a tick per consumed queue. */
+export const MIN_POLL_MODE_MS = 50;
+
+/**
+ * With a listener, the poll is a slow safety net (default 30 s, at least 1 s, or off). In poll
+ * mode it is the only way anything is found, so it is faster by default and cannot be off.
+ */
+function normalisePollInterval(value: unknown, pollMode: boolean, field: string): number | null {
+  if (pollMode) {
+    if (value === false) {
+      invalid(
+        field,
+        `a duration of at least ${MIN_POLL_MODE_MS}ms in poll mode`,
+        value,
+        "with listenUrl: false nothing notifies, so polling is how jobs and completions are found",
+      );
+    }
+    const pollMs = optional(value, 1000, (v) => checkDuration(v, field, 3_600_000));
+    if (pollMs < MIN_POLL_MODE_MS) {
+      invalid(field, `at least ${MIN_POLL_MODE_MS}ms in poll mode`, value);
+    }
+    return pollMs;
+  }
+  if (value === false) return null;
+  const pollMs = optional(value, 30_000, (v) => checkDuration(v, field, 24 * 3_600_000));
+  if (pollMs < 1000) {
+    invalid(
+      field,
+      "at least 1s, or false",
+      value,
+      "it is a safety net; NOTIFY does the waking (for a faster poll without NOTIFY, use poll mode: listenUrl: false)",
+    );
+  }
+  return pollMs;
 }
 
 const QUEUE_KEYS = [

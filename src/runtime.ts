@@ -15,8 +15,10 @@ import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
 import { Settler } from "./settler.js";
 import { Queries, type Db, type LeaseRef } from "./db/queries.js";
+import { noReconnectDelay, reconnectDelaySeconds } from "./db/pool-options.js";
 import type { ClaimedRow } from "./db/rows.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
+import { Poller } from "./notify/poller.js";
 import { Wakeups } from "./notify/wakeups.js";
 import { DeadlineWatcher } from "./services/deadline-watcher.js";
 import { Heartbeat } from "./services/heartbeat.js";
@@ -72,6 +74,14 @@ export interface JobEvent {
 
 /** How long the listener health check may take on the safety poll. */
 const PING_TIMEOUT_MS = 10_000;
+/**
+ * How long connect waits for its probe NOTIFY to reach the listener. On a direct connection it
+ * takes milliseconds; the margin is for a loaded machine, so that only a LISTEN that really
+ * does not work (a transaction pooler) fails connect.
+ */
+const PROBE_TIMEOUT_MS = 10_000;
+/** In poll mode, how often schedules and retention are read again (the safety poll's default). */
+const POLL_MODE_SLOW_REFRESH_MS = 30_000;
 
 type AnyJob = Job<unknown, unknown>;
 
@@ -98,7 +108,9 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   private readonly claims: Claims;
   private readonly heartbeat: Heartbeat;
   private readonly deadlines: DeadlineWatcher;
-  private readonly poll: SafetyPoll;
+  private readonly poll: SafetyPoll | Poller;
+  /** Poll mode: when schedules and retention were last read again (`performance.now()`). */
+  private slowRefreshAt = 0;
   private readonly scheduler: Scheduler;
   private readonly cleaner: Cleaner;
   private heldDrained: Deferred<void> | undefined;
@@ -118,7 +130,17 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       settings.sql ??
       postgres(settings.url!, {
         max: settings.max,
+        // Also for statements that do not say (migrations): behind a transaction pooler that
+        // cannot keep them, no statement may be prepared.
+        prepare: settings.prepare,
+        // And no statement sent behind another on a connection: PgBouncer (1.18, tested) hands the
+        // server connection back at the first one's end, drops the replies to the second, and
+        // that statement waits forever (test/pooler/ caught this in close()).
+        ...(settings.prepare ? {} : { max_pipeline: 0 }),
         onnotice: () => undefined,
+        // See src/db/pool-options.ts: recovering from a restart in under a second, not in 20.
+        backoff: reconnectDelaySeconds,
+        fetch_types: false,
         connection: { application_name: `pgwake ${settings.name}` },
       });
     this.db = this.sql as unknown as Db;
@@ -150,25 +172,40 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       report,
     );
     this.deadlines = new DeadlineWatcher(
-      (queue) => this.background(() => this.queries.tickQueue(this.db, queue)),
+      (queue) =>
+        this.background(() => this.queries.tickQueue(this.db, queue)).then((tick) => {
+          // Poll mode: no `ready` notification comes, so each poll's tick is what finds work;
+          // consumers claim only then, and an idle queue costs this one statement per poll.
+          if (settings.pollMode && tick.hasReady) this.wakeups.bump(queue);
+          return tick;
+        }),
       (queue) => this.wakeups.bump(queue),
       report,
     );
-    this.listener = new Listener(settings.schema, (handlers) =>
-      postgres({
-        ...(this.sql.options as unknown as postgres.Options<Record<string, never>>),
+    // In poll mode the listener is never started (no connection is made): it stays silent.
+    this.listener = new Listener(settings.schema, (handlers) => {
+      const own = {
         max: 1,
         idle_timeout: 0,
         max_lifetime: null,
         fetch_types: false,
         onnotice: () => undefined,
-        connection: {
-          ...this.sql.options.connection,
-          application_name: `pgwake ${settings.name} listener`,
-        },
+        // The Listener retries with its own backoff; the pool's would be added to it.
+        backoff: noReconnectDelay,
         ...handlers,
-      }),
-    );
+      };
+      const application_name = `pgwake ${settings.name} listener`;
+      // listenUrl: a server of its own (PostgreSQL itself, when the pool goes through a
+      // transaction pooler), so nothing of the pool's settings applies.
+      if (settings.listenUrl !== undefined) {
+        return postgres(settings.listenUrl, { ...own, connection: { application_name } });
+      }
+      return postgres({
+        ...(this.sql.options as unknown as postgres.Options<Record<string, never>>),
+        ...own,
+        connection: { ...this.sql.options.connection, application_name },
+      });
+    });
     this.scheduler = new Scheduler(
       {
         nextIn: () => this.background(() => this.queries.nextScheduleIn(this.db)),
@@ -201,15 +238,60 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     this.listener.on("listen", (epoch) => this.onListen(epoch));
     this.listener.on("lost", () => this.emit("listener:lost"));
     this.listener.on("error", report);
-    this.poll = new SafetyPoll(settings.pollMs, () => this.safetyCheck());
+    this.poll = settings.pollMode
+      ? new Poller(settings.pollMs!, () => this.pollModeCheck())
+      : new SafetyPoll(settings.pollMs, () => this.safetyCheck());
   }
 
-  /** Starts listening; call once, after migrations. */
-  async start(): Promise<void> {
+  /**
+   * Connects the listener and proves that notifications sent through the pool reach it (they do
+   * not when LISTEN goes through a transaction pooler). Call it first: a setup whose LISTEN cannot
+   * work then fails before migrations run through that pooler. Does nothing in poll mode.
+   */
+  async listen(): Promise<void> {
+    if (this.settings.pollMode) return;
     await this.listener.start();
+    await this.listener.verify(
+      (token) => this.queries.notifyProbe(this.db, token),
+      PROBE_TIMEOUT_MS,
+    );
+  }
+
+  /** Starts the background services; call once, after {@link listen} and migrations. */
+  async start(): Promise<void> {
+    this.slowRefreshAt = performance.now();
     this.poll.start();
     this.scheduler.refresh();
     this.cleaner.refresh();
+  }
+
+  /**
+   * Runs `work` (migrations) on a connection that keeps session state. Migrations serialise on a
+   * session advisory lock, which a transaction pooler breaks: the lock stays on one server
+   * connection while the statements run on others, and clients starting together collide or
+   * wait forever. With a `listenUrl` (PostgreSQL itself, or a session-pooled port) they run there.
+   */
+  async withSessionSql<T>(
+    work: (sql: postgres.Sql<Record<string, unknown>>) => Promise<T>,
+  ): Promise<T> {
+    const session =
+      this.settings.listenUrl === undefined
+        ? this.sql
+        : postgres(this.settings.listenUrl, {
+            max: 1,
+            prepare: this.settings.prepare,
+            onnotice: () => undefined,
+            connection: { application_name: `pgwake ${this.settings.name} migrate` },
+          });
+    try {
+      // postgres.js 3.4.9 never answers a reserve() that has to open a connection of a pool that
+      // skips the type fetch (as pgwake's do, src/db/pool-options.ts), and the migrator
+      // reserves: open one first. (In poll mode nothing else has opened one yet.)
+      await this.queries.databaseNow(session as unknown as Db);
+      return await work(session);
+    } finally {
+      if (session !== this.sql) await session.end({ timeout: 5 }).catch(() => undefined);
+    }
   }
 
   /**
@@ -462,6 +544,48 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     this.deadlines.tickAll();
     this.completions.recheckAll();
     if (ping) void this.listener.ping(PING_TIMEOUT_MS);
+  }
+
+  /**
+   * Poll mode's round: everything a notification would have triggered. Each consumed queue is
+   * ticked (due and expired jobs; its consumers claim when it has runnable jobs), waiting
+   * producers retry, completions and held jobs are read. Schedules and retention change rarely
+   * and are read at the safety poll's pace.
+   */
+  private pollModeCheck(): void {
+    this.room.bumpAll();
+    this.deadlines.tickAll();
+    this.completions.recheckAll();
+    this.checkHeld();
+    if (performance.now() - this.slowRefreshAt >= POLL_MODE_SLOW_REFRESH_MS) {
+      this.slowRefreshAt = performance.now();
+      this.scheduler.refresh();
+      this.cleaner.refresh();
+    }
+  }
+
+  /**
+   * Poll mode: a held job that finished elsewhere (cancelled, or completed after its lease was
+   * lost) is let go as its `done` notification would have, so `job.signal` still reports a
+   * cancellation within one poll.
+   */
+  private checkHeld(): void {
+    const jobs = [...this.held.values()].filter((job) => !job.settled);
+    if (jobs.length === 0) return;
+    void this.background(() =>
+      this.queries.jobStates(
+        this.db,
+        jobs.map((job) => job.id),
+      ),
+    )
+      .then((states) => {
+        for (const job of jobs) {
+          const state = states.get(job.id);
+          if (state === "cancelled" || state === "completed" || state === "failed")
+            this.onDone({ queue: job.queue, state, ids: [job.id] });
+        }
+      })
+      .catch((error: unknown) => this.reportError(error));
   }
 
   /**

@@ -95,8 +95,9 @@ async function describeServer(url: string): Promise<string> {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  // Browser tests need Chromium, which a fresh machine may lack: `npm run test:browser` runs them.
-  const files = args.length > 0 ? testFiles(args) : testFiles(["test"], ["browser"]);
+  // Browser tests need Chromium and pooler tests PgBouncer, which a fresh machine may lack:
+  // `npm run test:browser` and `npm run test:pooler` run them.
+  const files = args.length > 0 ? testFiles(args) : testFiles(["test"], ["browser", "pooler"]);
   const database = await resolveDatabase();
   let child: ReturnType<typeof spawn> | undefined;
   // The test processes run in their own process group (so the watchdog can kill them all if this

@@ -16,6 +16,7 @@ import {
   type QueueRow,
   type TickRow,
 } from "./rows.js";
+import { arrayLiteral } from "./pool-options.js";
 import { queryBlocks, renderSql } from "./sql-files.js";
 
 /**
@@ -63,6 +64,7 @@ export const QUERY_NAMES = [
   "dueSchedules",
   "fireSchedule",
   "listSchedules",
+  "notifyProbe",
 ] as const;
 
 export type QueryName = (typeof QUERY_NAMES)[number];
@@ -180,7 +182,7 @@ export class Queries {
   }
 
   async transactionStates(db: Db, xids: string[]): Promise<Map<string, string | null>> {
-    const rows = await this.run(db, "transactionStates", [xids]);
+    const rows = await this.run(db, "transactionStates", [arrayLiteral(xids)]);
     return new Map(rows.map((row) => [row[0] as string, (row[1] as string | null) ?? null]));
   }
 
@@ -243,11 +245,16 @@ export class Queries {
   }
 
   async jobOutcomes(db: Db, ids: string[]): Promise<OutcomeRow[]> {
-    return (await this.run(db, "jobOutcomes", [ids])).map(decodeOutcome);
+    return (await this.run(db, "jobOutcomes", [arrayLiteral(ids)])).map(decodeOutcome);
+  }
+
+  /** NOTIFYs a probe naming `token` on the `ready` channel (see `Listener.verify`). */
+  async notifyProbe(db: Db, token: string): Promise<void> {
+    await this.run(db, "notifyProbe", [token]);
   }
 
   async jobStates(db: Db, ids: string[]): Promise<Map<string, string>> {
-    const rows = await this.run(db, "jobStates", [ids]);
+    const rows = await this.run(db, "jobStates", [arrayLiteral(ids)]);
     return new Map(rows.map((row) => [row[0] as string, row[1] as string]));
   }
 
@@ -278,7 +285,9 @@ export class Queries {
   }
 
   async cancelJobs(db: Db, queue: string, ids: string[]): Promise<string[]> {
-    return (await this.run(db, "cancelJobs", [queue, ids])).map((row) => row[0] as string);
+    return (await this.run(db, "cancelJobs", [queue, arrayLiteral(ids)])).map(
+      (row) => row[0] as string,
+    );
   }
 
   async cancelJobsWhere(db: Db, queue: string, filter: Record<string, Json>): Promise<string[]> {

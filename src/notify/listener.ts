@@ -1,6 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "eventemitter3";
 import type postgres from "postgres";
-import { toPgwakeError } from "../errors.js";
+import { NotificationsLostError, toPgwakeError } from "../errors.js";
 import { quoteIdentifier } from "../db/identifiers.js";
 import { CHANNEL_KINDS, channelName, type ChannelKind } from "./channels.js";
 
@@ -63,6 +64,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly channels: Map<string, ChannelKind>;
   /** Bumped per connection instance, so a replaced instance's late close is ignored. */
   private instance = 0;
+  /** Probes {@link verify} waits for, by token. */
+  private readonly probes = new Map<string, () => void>();
 
   constructor(
     schema: string,
@@ -106,6 +109,63 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.replaceConnection();
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Proves that notifications committed elsewhere reach this connection: `sendProbe` NOTIFYs the
+   * `ready` channel through the query pool (the way the triggers' notifications travel), with a
+   * payload naming `token`, and the probe must arrive within `timeoutMs`. Behind a transaction
+   * pooler LISTEN lasts only as long as the pooler's transaction, so the probe never comes, and
+   * this rejects with a NotificationsLostError that says what to change. A reconnect while
+   * waiting sends the probe again, since one sent while not listening is lost.
+   */
+  async verify(sendProbe: (token: string) => Promise<unknown>, timeoutMs: number): Promise<void> {
+    const token = randomUUID();
+    const arrival = new Promise<"arrived">((resolve) =>
+      this.probes.set(token, () => resolve("arrived")),
+    );
+    const deadline = performance.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let onListen = (): void => undefined;
+    try {
+      for (;;) {
+        const relisten = new Promise<"relisten">((resolve) => {
+          onListen = () => resolve("relisten");
+          this.once("listen", onListen);
+        });
+        await sendProbe(token);
+        const timeout = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - performance.now()));
+        });
+        const outcome = await Promise.race([arrival, relisten, timeout]);
+        clearTimeout(timer);
+        this.off("listen", onListen);
+        if (outcome === "arrived" || this.stopped) return;
+        if (outcome === "timeout") break;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.off("listen", onListen);
+      this.probes.delete(token);
+    }
+    throw new NotificationsLostError(timeoutMs, await this.backendPids());
+  }
+
+  /**
+   * The process id this connection was given at login and the one of the server process that
+   * answers it now. They differ behind a pooler, which hands out its own ids.
+   */
+  private async backendPids(): Promise<{ loginPid: number | null; serverPid: number | null }> {
+    try {
+      const result = await this.sql!.unsafe("select pg_backend_pid()").values();
+      const login = (result as unknown as { state?: { pid?: unknown } }).state?.pid;
+      return {
+        loginPid: typeof login === "number" ? login : null,
+        serverPid: Number(result[0]?.[0]),
+      };
+    } catch {
+      return { loginPid: null, serverPid: null };
     }
   }
 
@@ -188,6 +248,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     if (typeof message !== "object" || message === null) return;
     const m = message as Record<string, unknown>;
+    // A client's connect-time probe (it names no queue, so other clients ignore it).
+    if (typeof m.probe === "string") return this.probes.get(m.probe)?.();
     if (typeof m.q !== "string") return;
     if (kind === "ready") {
       this.emit("ready", {

@@ -215,6 +215,56 @@ test("connect options: url from DATABASE_URL, schema from PGWAKE_SCHEMA", () => 
   );
 });
 
+test("connect options: listenUrl, and poll mode with listenUrl: false", () => {
+  const pooled = normaliseConnect(
+    { url: "postgres://bouncer:6432/db", listenUrl: "postgresql://direct:5432/db" },
+    {},
+  );
+  assert.equal(pooled.listenUrl, "postgresql://direct:5432/db");
+  assert.equal(pooled.pollMode, false);
+  assert.equal(pooled.pollMs, 30_000, "a listener keeps the slow safety poll");
+  const usual = normaliseConnect({ url: "postgres://h/db" }, {});
+  assert.equal(usual.listenUrl, undefined, "by default the listener follows the pool");
+  assert.equal(usual.pollMode, false);
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", listenUrl: "direct:5432" }, {}),
+    /listenUrl/,
+    /postgres:\/\/ or postgresql:\/\/ URL, or false \(poll mode\), got "direct:5432"/,
+  );
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", listenUrl: true as never }, {}),
+    /listenUrl/,
+    /false/,
+  );
+
+  const polling = normaliseConnect({ url: "postgres://h/db", listenUrl: false }, {});
+  assert.equal(polling.pollMode, true);
+  assert.equal(polling.listenUrl, undefined);
+  assert.equal(polling.pollMs, 1000, "poll mode polls every second by default");
+  const fast = normaliseConnect({ url: "postgres://h/db", listenUrl: false, pollInterval: 50 }, {});
+  assert.equal(fast.pollMs, 50, "poll mode may poll faster than the safety net's 1s");
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", listenUrl: false, pollInterval: "10ms" }, {}),
+    /pollInterval/,
+    /at least 50ms in poll mode/,
+  );
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", listenUrl: false, pollInterval: false }, {}),
+    /pollInterval/,
+    /nothing notifies/,
+  );
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", listenUrl: false, pollInterval: "2h" }, {}),
+    /pollInterval/,
+    /at most 1 hour/,
+  );
+  rejects(
+    () => normaliseConnect({ url: "postgres://h/db", pollInterval: "100ms" }, {}),
+    /pollInterval/,
+    /at least 1s, or false.*poll mode: listenUrl: false/,
+  );
+});
+
 test("sendMany: per-call options belong to the call, not to items", () => {
   const { jobs } = normaliseSendMany(
     [{ payload: 1 }, { payload: 2, options: { priority: 5 } }],
