@@ -276,7 +276,8 @@ export function normaliseConnect(
     typeof schema !== "string" ||
     schema.length === 0 ||
     Buffer.byteLength(schema) > MAX_SCHEMA_BYTES ||
-    schema.includes("\u0000")
+    schema.includes("\u0000") ||
+    !isWellFormedText(schema) // a lone surrogate has no UTF-8: the server would get U+FFFD
   ) {
     invalid(
       `${field}.schema`,
@@ -630,3 +631,8 @@ function checkAfter(value: unknown, field: string): string[] {
 }
 
 export { checkDuration, checkJobId, checkOptions, checkQueueName };
+
+/** Whether `text` has no lone surrogate (String.prototype.isWellFormed, Node 20+). */
+function isWellFormedText(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}

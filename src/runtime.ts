@@ -140,6 +140,9 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         onnotice: () => undefined,
         // See src/db/pool-options.ts: recovering from a restart in under a second, not in 20.
         backoff: reconnectDelaySeconds,
+        // postgres.js 3.4.9 can stall a connection for its connect_timeout after a restart
+        // (a write buffered when the socket closed is never retried): 10 s, not 30, bounds that.
+        connect_timeout: 10,
         fetch_types: false,
         connection: { application_name: `pgwake ${settings.name}` },
       });
@@ -270,16 +273,21 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
    * session advisory lock, which a transaction pooler breaks: the lock stays on one server
    * connection while the statements run on others, and clients starting together collide or
    * wait forever. With a `listenUrl` (PostgreSQL itself, or a session-pooled port) they run there.
+   * They get a connection of their own (from `listenUrl`, else `url`), not one of the pool's: on
+   * a busy client a queued statement could take the connection the migrator's reserve() opens.
+   * Only a pool the user passed in (no url to open one from) is used as it is.
    */
   async withSessionSql<T>(
     work: (sql: postgres.Sql<Record<string, unknown>>) => Promise<T>,
   ): Promise<T> {
+    const url = this.settings.listenUrl ?? (this.settings.sql ? undefined : this.settings.url);
     const session =
-      this.settings.listenUrl === undefined
+      url === undefined
         ? this.sql
-        : postgres(this.settings.listenUrl, {
+        : postgres(url, {
             max: 1,
             prepare: this.settings.prepare,
+            fetch_types: false, // as the pool (src/db/pool-options.ts)
             onnotice: () => undefined,
             connection: { application_name: `pgwake ${this.settings.name} migrate` },
           });

@@ -204,6 +204,11 @@ test("connect options: url from DATABASE_URL, schema from PGWAKE_SCHEMA", () => 
   );
   rejects(() => normaliseConnect("mysql://h/db", {}), /url/, /postgres:\/\//);
   rejects(
+    () => normaliseConnect({ url: "postgres://h", schema: "jobs\ud800" }, {}),
+    /schema/,
+    /63/,
+  );
+  rejects(
     () => normaliseConnect({ url: "postgres://h", schema: "x".repeat(60) }, {}),
     /schema/,
     /63/,
