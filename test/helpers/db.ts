@@ -5,6 +5,7 @@
  */
 import { test, type TestContext } from "node:test";
 import postgres from "postgres";
+import { Queries, type QueryName } from "../../src/db/queries.js";
 import { connect, type Client, type ConnectOptions } from "../../src/index.js";
 
 export function databaseUrl(): string {
@@ -22,6 +23,21 @@ let counter = 0;
 export function uniqueSchema(): string {
   counter++;
   return `pgwake_t_${Date.now()}_${process.pid}_${counter}`;
+}
+
+/**
+ * The plan PostgreSQL picks for pgwake's statement `name` with `params`, as plain EXPLAIN prints
+ * it (planned with the values, not run), for tests that assert which index a statement reads.
+ */
+export async function explainQuery(
+  admin: postgres.Sql,
+  schema: string,
+  name: QueryName,
+  params: unknown[],
+): Promise<string> {
+  const text = new Queries(schema, false).text(name);
+  const rows = await admin.unsafe(`explain ${text}`, params as never[]);
+  return rows.map((row) => row["QUERY PLAN"] as string).join("\n");
 }
 
 export interface DbContext {

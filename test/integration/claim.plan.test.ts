@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { dbTest } from "../helpers/db.js";
+import { Queries } from "../../src/db/queries.js";
+import { dbTest, explainQuery } from "../helpers/db.js";
 
 dbTest(
   "a claim of hundreds of jobs reads the primary key for them, never the whole table",
@@ -10,18 +11,9 @@ dbTest(
       await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
     }
     await admin.unsafe(`analyze "${schema}"._jobs`);
-    const { Queries } = await import("../../src/db/queries.js");
-    const text = new Queries(schema, false).text("claimJobs");
-    const plan = await admin
-      .begin(async (tx) => {
-        // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
-        // used to hash every row of the table on each claim.
-        const rows = await tx.unsafe(`explain ${text}`, ["deep", 500, "test", null]);
-        throw Object.assign(new Error("rollback"), {
-          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
-        });
-      })
-      .catch((e: { plan?: string }) => e.plan ?? "");
+    // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
+    // used to hash every row of the table on each claim.
+    const plan = await explainQuery(admin, schema, "claimJobs", ["deep", 500, "test", null]);
     assert.match(plan, /_jobs_claim_idx/, plan);
     assert.match(plan, /_jobs_pkey/, plan);
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
@@ -34,7 +26,6 @@ dbTest(
     const client = await connect();
     const q = await client.createQueue("async-commit");
     await q.send(1);
-    const { Queries } = await import("../../src/db/queries.js");
     const text = new Queries(schema, false).text("claimJobs");
     const [before] =
       await admin.unsafe<[{ synchronous_commit: string }]>("show synchronous_commit");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { QueueInUseError, ValidationError } from "../../src/index.js";
-import { dbTest } from "../helpers/db.js";
+import { dbTest, explainQuery } from "../helpers/db.js";
 
 dbTest("queues() lists every queue with its options and counts by state", async ({ connect }) => {
   const client = await connect();
@@ -109,11 +109,7 @@ dbTest(
          state = case when (payload::text::int) % 500 = 0 then 'failed' else 'completed' end::"${schema}".job_state`,
     );
     await admin.unsafe(`analyze "${schema}"._jobs`);
-    const { Queries } = await import("../../src/db/queries.js");
-    const text = new Queries(schema, false).text("listJobs");
-    const plan = (await admin.unsafe(`explain ${text}`, ["big", "{failed}", null, 51]))
-      .map((r) => r["QUERY PLAN"] as string)
-      .join("\n");
+    const plan = await explainQuery(admin, schema, "listJobs", ["big", "{failed}", null, 51]);
     assert.match(plan, /_jobs_failed_idx/, plan);
     const page = await client.jobs({ queue: "big", state: "failed" });
     assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../src/index.js";
-import { dbTest, within } from "../helpers/db.js";
+import { dbTest, explainQuery, within } from "../helpers/db.js";
 
 dbTest(
   "receive and work take only jobs whose attributes contain the filter",
@@ -95,21 +95,12 @@ dbTest(
       })),
     );
     await admin.unsafe(`analyze "${schema}"._jobs`);
-    const { Queries } = await import("../../src/db/queries.js");
-    const text = new Queries(schema, false).text("claimJobs");
-    const plan = await admin
-      .begin(async (tx) => {
-        const rows = await tx.unsafe(`explain ${text}`, [
-          "indexed",
-          5,
-          "test",
-          JSON.stringify({ shard: 7 }),
-        ]);
-        throw Object.assign(new Error("rollback"), {
-          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
-        });
-      })
-      .catch((e: { plan?: string }) => e.plan ?? "");
+    const plan = await explainQuery(admin, schema, "claimJobs", [
+      "indexed",
+      5,
+      "test",
+      JSON.stringify({ shard: 7 }),
+    ]);
     assert.match(plan, /_jobs_(attributes|claim)_idx/, plan);
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
   },
@@ -131,19 +122,10 @@ dbTest(
       `update "${schema}"._jobs set state = 'completed', finished_at = now() where (payload::text::int) % 10 <> 0`,
     );
     await admin.unsafe(`analyze "${schema}"._jobs`);
-    const { Queries } = await import("../../src/db/queries.js");
-    const text = new Queries(schema, false).text("cancelJobsWhere");
-    const plan = await admin
-      .begin(async (tx) => {
-        const rows = await tx.unsafe(`explain ${text}`, [
-          "cancel-indexed",
-          JSON.stringify({ shard: 7 }),
-        ]);
-        throw Object.assign(new Error("rollback"), {
-          plan: rows.map((r) => r["QUERY PLAN"] as string).join("\n"),
-        });
-      })
-      .catch((e: { plan?: string }) => e.plan ?? "");
+    const plan = await explainQuery(admin, schema, "cancelJobsWhere", [
+      "cancel-indexed",
+      JSON.stringify({ shard: 7 }),
+    ]);
     assert.match(plan, /_jobs_attributes_idx/, plan);
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
     assert.equal(await q.cancel({ filter: { shard: 10 } }), 20, "shard 10: all 20 are unfinished");
