@@ -277,7 +277,7 @@ export function normaliseConnect(
     schema.length === 0 ||
     Buffer.byteLength(schema) > MAX_SCHEMA_BYTES ||
     schema.includes("\u0000") ||
-    !isWellFormedText(schema) // a lone surrogate has no UTF-8: the server would get U+FFFD
+    !schema.isWellFormed() // a lone surrogate has no UTF-8: the server would get U+FFFD
   ) {
     invalid(
       `${field}.schema`,
@@ -631,8 +631,3 @@ function checkAfter(value: unknown, field: string): string[] {
 }
 
 export { checkDuration, checkJobId, checkOptions, checkQueueName };
-
-/** Whether `text` has no lone surrogate (String.prototype.isWellFormed, Node 20+). */
-function isWellFormedText(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
-}
