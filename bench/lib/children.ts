@@ -113,22 +113,42 @@ export async function underLoad(
   timeoutMs: number,
   measured: () => Promise<Outcome>,
 ): Promise<Outcome & { loadRunning: boolean }> {
-  await runTask(node, { ...task, kind: "prepare" }, timeoutMs);
-  const children = Array.from({ length: processes }, () => new Child(node));
+  const { children, counts } = await readyDrainWorkers(node, task, processes, timeoutMs);
   try {
-    let handled = 0;
-    children.forEach((child) => {
-      child.onProgress = (count) => (handled = Math.max(handled, count));
-      child.send({ type: "task", task: { ...task, kind: "drain-worker" } });
-    });
-    for (const child of children) await child.receive("ready", timeoutMs);
     children.forEach((child) => child.send({ type: "go" }));
     const outcome = await measured();
-    const loadRunning = handled < task.jobs / processes;
+    const loadRunning = counts.reduce((a, b) => a + b, 0) < task.jobs;
     return { ...outcome, loadRunning };
   } finally {
     children.forEach((child) => child.kill());
   }
+}
+
+/**
+ * Queues `task.jobs` jobs (a `prepare` child, untimed), then starts `processes` drain workers and
+ * waits until each is connected and ready; `counts[k]` follows worker k's progress once it is
+ * told to go. The workers are killed if one fails to get ready.
+ */
+async function readyDrainWorkers(
+  node: string,
+  task: Task,
+  processes: number,
+  timeoutMs: number,
+): Promise<{ children: Child[]; counts: number[] }> {
+  await runTask(node, { ...task, kind: "prepare" }, timeoutMs);
+  const children = Array.from({ length: processes }, () => new Child(node));
+  const counts = new Array<number>(processes).fill(0);
+  try {
+    children.forEach((child, k) => {
+      child.onProgress = (count) => (counts[k] = count);
+      child.send({ type: "task", task: { ...task, kind: "drain-worker" } });
+    });
+    for (const child of children) await child.receive("ready", timeoutMs);
+  } catch (error) {
+    children.forEach((child) => child.kill());
+    throw error;
+  }
+  return { children, counts };
 }
 
 /**
@@ -144,15 +164,8 @@ export async function runDrain(
   processes: number,
   timeoutMs: number,
 ): Promise<Outcome> {
-  await runTask(node, { ...task, kind: "prepare" }, timeoutMs);
-  const children = Array.from({ length: processes }, () => new Child(node));
+  const { children, counts } = await readyDrainWorkers(node, task, processes, timeoutMs);
   try {
-    const counts = new Array<number>(processes).fill(0);
-    children.forEach((child, k) => {
-      child.onProgress = (count) => (counts[k] = count);
-      child.send({ type: "task", task: { ...task, kind: "drain-worker" } });
-    });
-    for (const child of children) await child.receive("ready", timeoutMs);
     const start = performance.now();
     children.forEach((child) => child.send({ type: "go" }));
     const sum = (): number => counts.reduce((a, b) => a + b, 0);
