@@ -184,7 +184,12 @@ dbTest(
     let output = "";
     script.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     script.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const [code] = (await within(once(script, "exit"), 30_000, "the script to finish")) as [number];
+    const [code] = (await within(once(script, "exit"), 30_000, "the script to finish").catch(
+      (error: Error) => {
+        // Say how far the script got: which request hung.
+        throw new Error(`${error.message}; its output so far:\n${output}`, { cause: error });
+      },
+    )) as [number];
     assert.equal(code, 0, output);
     const id = /^enqueued ([0-9a-f-]{36})$/m.exec(output)?.[1];
     assert.ok(id, output);
