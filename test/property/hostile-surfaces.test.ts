@@ -37,11 +37,16 @@ import {
   table,
 } from "./support.js";
 
-/** Everything a write could change, in one comparable value. */
+/**
+ * Everything a write could change, in one comparable value. A delayed job's `scheduled` reads as
+ * `queued` (its run_at is kept): the client's own timer promotes it when it falls due, which may
+ * happen between two fingerprints without any request writing.
+ */
 async function fingerprint(admin: postgres.Sql, schema: string): Promise<string> {
   const [row] = await admin.unsafe(`
-    select (select count(*) || ':' || coalesce(string_agg(id::text || state::text || attempt
-                                                 || coalesce(result::text, '') , ',' order by id), '')
+    select (select count(*) || ':' || coalesce(string_agg(
+                     id::text || (case state when 'scheduled' then 'queued' else state::text end)
+                     || attempt || run_at::text || coalesce(result::text, ''), ',' order by id), '')
             from ${table(schema, "_jobs")}) as jobs,
            (select coalesce(string_agg(q::text, ',' order by name), '')
             from ${table(schema, "_queues")} q) as queues,
