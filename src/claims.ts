@@ -1,4 +1,4 @@
-import type { ClaimedRow } from "./db/rows.js";
+import type { ClaimedRow, ClaimResult } from "./db/rows.js";
 import type { Filter } from "./options.js";
 import { Coalescer, type Outcome } from "./util/coalescer.js";
 import { unrefTimer } from "./util/timer.js";
@@ -16,10 +16,9 @@ const RECHECK_MAX_MS = 1000;
 /** Past this many lanes, idle ones are dropped (remote consumers each bring their own label). */
 const MAX_IDLE_LANES = 100;
 
-/** The statements claims need. */
+/** The statement claims need. */
 export interface ClaimSource {
-  claimJobs(queue: string, limit: number, consumer: string, filter: Filter): Promise<ClaimedRow[]>;
-  hasRunnable(queue: string, filter: Filter): Promise<boolean>;
+  claimJobs(queue: string, limit: number, consumer: string, filter: Filter): Promise<ClaimResult>;
 }
 
 interface Lane {
@@ -37,7 +36,8 @@ interface Lane {
  *
  * A claim skips locked rows (FOR UPDATE SKIP LOCKED), and not only other claims lock runnable
  * jobs: a send whose `after` names a job locks it FOR SHARE until it commits. When a claim comes
- * back short and runnable jobs remain, no NOTIFY will say when those locks end, so `onRecheck`
+ * back short and runnable jobs remain (the statement says so: `more`), no NOTIFY will say when
+ * those locks end, so `onRecheck`
  * is called after a short delay (10 ms, doubling up to 1 s while they stay locked): consumers
  * that found nothing look again then instead of waiting for a wake-up that never comes.
  */
@@ -49,7 +49,6 @@ export class Claims {
     private readonly source: ClaimSource,
     /** Wakes the consumers of a queue. */
     private readonly onRecheck: (queue: string) => void,
-    private readonly onError: (error: unknown) => void,
   ) {}
 
   /**
@@ -96,8 +95,8 @@ export class Claims {
     limits: number[],
   ): Promise<Array<Outcome<ClaimedRow[]>>> {
     const total = limits.reduce((sum, limit) => sum + limit, 0);
-    const rows = await this.source.claimJobs(queue, total, consumer, filter);
-    if (rows.length < total) void this.checkLocked(lane, queue, filter);
+    const { rows, more } = await this.source.claimJobs(queue, total, consumer, filter);
+    if (rows.length < total && more) this.recheckSoon(lane, queue);
     else lane.lockedStreak = 0;
     let next = 0;
     return limits.map((limit) => {
@@ -107,17 +106,8 @@ export class Claims {
     });
   }
 
-  /** After a short claim: runnable jobs it could not lock mean a recheck soon. */
-  private async checkLocked(lane: Lane, queue: string, filter: Filter): Promise<void> {
-    try {
-      if (this.stopped || !(await this.source.hasRunnable(queue, filter))) {
-        lane.lockedStreak = 0;
-        return;
-      }
-    } catch (error) {
-      this.onError(error);
-      return;
-    }
+  /** A short claim left runnable jobs it could not lock: wake the consumers again soon. */
+  private recheckSoon(lane: Lane, queue: string): void {
     if (this.stopped || lane.recheck) return;
     const delay = Math.min(RECHECK_MAX_MS, RECHECK_MIN_MS * 2 ** lane.lockedStreak);
     lane.lockedStreak++;

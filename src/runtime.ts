@@ -164,11 +164,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       {
         claimJobs: (queue, limit, consumer, filter) =>
           this.queries.claimJobs(this.db, queue, limit, consumer, filter),
-        hasRunnable: (queue, filter) =>
-          this.background(() => this.queries.hasRunnable(this.db, queue, filter)),
       },
       (queue) => this.wakeups.bump(queue),
-      report,
     );
     this.heartbeat = new Heartbeat(
       (leases) => this.background(() => this.queries.heartbeatJobs(this.db, leases)),

@@ -151,7 +151,10 @@ export class Worker<P = unknown, R = unknown> {
       // so a single new job does not set off `concurrency` claims in every process.
       if (this.probing && this.requested > 0) return;
       const room = capacity - this.active.size - this.buffer.length - this.requested;
-      const limit = Math.min(this.batch, room);
+      // A probe asks for one job more than a batch: only when it gets them all is the queue
+      // deep enough to fan out. One that asked for exactly what arrived would come back full
+      // for a single new job and set off a claim of every free slot that finds nothing.
+      const limit = Math.min(this.probing ? this.batch + 1 : this.batch, room);
       this.requested += limit;
       this.track(this.claim(limit));
     }
@@ -190,9 +193,11 @@ export class Worker<P = unknown, R = unknown> {
     if (jobs.length > 0) this.claimMs = average(this.claimMs, performance.now() - started);
     if (jobs.length === limit) this.probing = false;
     this.buffer.push(...jobs);
-    this.pump();
     if (jobs.length < limit && !this.waiting && !this.stopSignal.aborted) {
+      // Waiting from before the pump: the jobs it starts must not set off another claim of a
+      // queue this one just found short.
       this.waiting = true;
+      this.pump();
       await this.host.wakeups.wait(this.queue, seen, this.stopSignal);
       this.waiting = false;
       this.probing = true;

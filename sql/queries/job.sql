@@ -12,7 +12,14 @@ from /*schema*/_enqueue($1::text::jsonb, $2::boolean) e;
 
 -- name: claimJobs
 -- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3, only jobs whose
--- attributes contain $4 when it is given. Returned in claim order.
+-- attributes contain $4 when it is given. Returned in claim order, each row with `more`; no job
+-- taken is one row of nulls with `more` alone.
+--
+-- `more` answers, for a claim that came back short, whether runnable jobs are left that it
+-- skipped: locked by another claim, or FOR SHARE by a send that names them in `after`, whose
+-- lock ends with no NOTIFY (the consumer then looks again soon). It counts at most one row past
+-- what the claim took, in the same snapshot (where the taken rows are still queued), so it reads
+-- no more than the claim did. A full claim does not ask (`more` is true: look again).
 --
 -- The claim's commit does not wait for the disk (synchronous_commit off, for this transaction
 -- only): a worker starts a job one WAL flush sooner (milliseconds on a server that fsyncs). Safe
@@ -31,6 +38,19 @@ with queue as (
   order by priority desc, run_at, id
   limit $2::integer
   for update skip locked
+), taken as (
+  select count(*)::integer as n from picked
+), left_behind as (
+  select case
+           when (select n from taken) >= $2::integer then true
+           else (select count(*) > (select n from taken)
+                 from (select 1 from /*schema*/_jobs
+                       where state = 'queued' and queue = $1::text
+                         and ($4::text is null or attributes @> $4::text::jsonb)
+                       -- the claim's order, so the planner reads the claim's index from its head
+                       order by priority desc, run_at, id
+                       limit (select n from taken) + 1) runnable)
+         end as more
 ), claimed as (
   update /*schema*/_jobs j
   set state = 'running',
@@ -46,23 +66,16 @@ with queue as (
   returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
             j.lease_token, queue.lease_ms, j.lease_expires_at, j.trace_context
 )
-select id::text, payload::text, attributes::text, attempt, lease_token::text, lease_ms,
+select c.id::text, c.payload::text, c.attributes::text, c.attempt, c.lease_token::text, c.lease_ms,
        -- since it became runnable: the wake-up latency metric
-       greatest(0, extract(epoch from now() - run_at) * 1000)::double precision as waited_ms,
-       lease_expires_at,
+       greatest(0, extract(epoch from now() - c.run_at) * 1000)::double precision as waited_ms,
+       c.lease_expires_at,
        -- the producer's trace context (migration 0004), for the worker's span link
-       trace_context
-from claimed
-order by priority desc, run_at, id;
-
--- name: hasRunnable
--- Whether queue $1 has runnable jobs (whose attributes contain $2, when given) right now. Asked
--- after a claim came back short: rows it skipped were locked, by another claim or by a send that
--- names them in `after` (it locks them FOR SHARE), and their lock ends with no NOTIFY.
-select exists (
-  select 1 from /*schema*/_jobs
-  where state = 'queued' and queue = $1::text
-    and ($2::text is null or attributes @> $2::text::jsonb));
+       c.trace_context,
+       l.more
+from left_behind l
+left join claimed c on true
+order by c.priority desc, c.run_at, c.id;
 
 -- name: tickQueue
 -- A consumer's timer for queue $1 fired: promote due delayed jobs, take back expired leases

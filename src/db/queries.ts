@@ -2,13 +2,13 @@ import { toPgwakeError } from "../errors.js";
 import type { QueueSettings } from "../options.js";
 import type { Json } from "../util/json.js";
 import {
-  decodeClaimed,
+  decodeClaim,
   decodeJobInfo,
   decodeOutcome,
   decodeQueue,
   decodeQueueInfo,
   decodeTick,
-  type ClaimedRow,
+  type ClaimResult,
   type JobInfo,
   type JobState,
   type OutcomeRow,
@@ -34,7 +34,6 @@ export interface Db {
 export const QUERY_NAMES = [
   "insertJobs",
   "claimJobs",
-  "hasRunnable",
   "tickQueue",
   "heartbeatJobs",
   "completeJobs",
@@ -192,20 +191,14 @@ export class Queries {
     limit: number,
     consumer: string,
     filter: Record<string, Json> | null,
-  ): Promise<ClaimedRow[]> {
+  ): Promise<ClaimResult> {
     const rows = await this.run(db, "claimJobs", [
       queue,
       limit,
       consumer,
       filter && JSON.stringify(filter),
     ]);
-    return rows.map(decodeClaimed);
-  }
-
-  /** Whether the queue has runnable jobs (matching `filter`) right now. */
-  async hasRunnable(db: Db, queue: string, filter: Record<string, Json> | null): Promise<boolean> {
-    const rows = await this.run(db, "hasRunnable", [queue, filter && JSON.stringify(filter)]);
-    return rows[0]?.[0] === true;
+    return decodeClaim(rows);
   }
 
   async tickQueue(db: Db, queue: string): Promise<TickRow> {

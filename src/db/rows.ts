@@ -61,6 +61,7 @@ export const COLUMNS = {
     "waited_ms",
     "lease_expires_at",
     "trace_context",
+    "more",
   ],
   tickQueue: [
     "promoted",
@@ -125,7 +126,24 @@ export interface ClaimedRow {
   traceContext: string | null;
 }
 
-export function decodeClaimed(row: Row): ClaimedRow {
+/** What one claim statement returned: the jobs it took, and whether it left runnable ones. */
+export interface ClaimResult {
+  rows: ClaimedRow[];
+  /**
+   * For a short claim: runnable jobs are left that it could not lock (a claim or a send holds
+   * them), so look again soon. Always true for a full claim.
+   */
+  more: boolean;
+}
+
+export function decodeClaim(rows: Row[]): ClaimResult {
+  // No job taken: one row of nulls, which carries `more` alone.
+  const more = rows[0]?.[9] === true;
+  if (rows.length === 1 && rows[0]![0] === null) return { rows: [], more };
+  return { rows: rows.map(decodeClaimed), more };
+}
+
+function decodeClaimed(row: Row): ClaimedRow {
   return {
     id: row[0] as string,
     payload: json(row[1]) as Json,

@@ -21,12 +21,10 @@ test("claims of one turn share one statement, each getting at most its share, in
     {
       claimJobs: async (_queue, limit) => {
         statements.push(limit);
-        return ["a", "b", "c", "d"].slice(0, limit).map(row);
+        return { rows: ["a", "b", "c", "d"].slice(0, limit).map(row), more: false };
       },
-      hasRunnable: async () => false,
     },
     () => assert.fail("no recheck: nothing is locked"),
-    (error) => assert.fail(String(error)),
   );
   const [first, second, third] = await Promise.all([
     claims.claim("q", 2, null, "me"),
@@ -44,10 +42,8 @@ test("claims of one turn share one statement, each getting at most its share, in
 test("a short claim that left runnable (locked) jobs behind asks for a recheck", async () => {
   let rechecked!: (queue: string) => void;
   const recheck = new Promise<string>((resolve) => (rechecked = resolve));
-  const claims = new Claims(
-    { claimJobs: async () => [], hasRunnable: async () => true },
-    (queue) => rechecked(queue),
-    (error) => assert.fail(String(error)),
+  const claims = new Claims({ claimJobs: async () => ({ rows: [], more: true }) }, (queue) =>
+    rechecked(queue),
   );
   assert.deepEqual(await claims.claim("busy", 1, null, "me"), []);
   // The recheck timer is unref'd: keep the test alive while waiting for it.
