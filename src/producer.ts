@@ -1,5 +1,5 @@
 import { AbortedError, QueueFullError, QueueNotFoundError, ValidationError } from "./errors.js";
-import type { Db, EnqueueResult, InsertRow, Queries } from "./db/queries.js";
+import type { Db, EnqueueResult, InsertOutcome, InsertRow, Queries } from "./db/queries.js";
 import type { Wakeups } from "./notify/wakeups.js";
 import type { NormalisedSend } from "./options.js";
 import type { Written } from "./sent-job.js";
@@ -35,13 +35,8 @@ export class Producer {
   ) {
     this.inserts = new Coalescer(
       async (rows) => {
-        const { results, xid } = await queries.insertJobs(db, rows, false);
-        return rows.map((row) => {
-          const result = results.get(row.id);
-          return result
-            ? { ok: true, value: { ...result, xid } }
-            : { ok: false, error: new Error("internal: _enqueue lost a job") };
-        });
+        const outcome = await queries.insertJobs(db, rows, false);
+        return rows.map((row) => ({ ok: true, value: attemptOf(row, outcome) }));
       },
       {
         maxBatch: MAX_ROWS_PER_INSERT,
@@ -120,30 +115,36 @@ export class Producer {
   ): Promise<Written> {
     const giveUp = new GiveUp(batch);
     const db = batch.tx ? (batch.tx as unknown as Db) : this.db;
-    const written = new Map<string, string>(); // our id → the job's id
-    let xid: string | undefined;
     let pending = jobs.map((job, index) => insertRow(queue, ids[index]!, job, traceContext));
+    // Jobs whose id is not their own: deduplicated onto the unfinished job holding their key.
+    const existing = new Map<string, string>();
+    let xid: string | undefined;
     const untrack = this.room.track(queue);
     try {
       while (pending.length > 0) {
         const seen = this.room.generation(queue);
-        const attempts = await this.attempt(db, pending, true);
+        const outcome = await this.queries.insertJobs(db, pending, true);
+        if (outcome.inserted > 0) xid = outcome.xid;
+        if (outcome.others.size === 0) break; // every job inserted: the common case
         const retry: InsertRow[] = [];
-        for (const [index, attempt] of attempts.entries()) {
-          if (attempt.status === "inserted") {
-            written.set(attempt.id, attempt.id);
-            xid = attempt.xid;
-          } else if (attempt.status === "existing") written.set(attempt.id, attempt.existingId!);
-          else if (attempt.status === "full" || attempt.status === "conflict")
-            retry.push(pending[index]!);
-          else if (attempt.status !== "skipped") throw refusal(queue, attempt);
+        let full = false;
+        for (const row of pending) {
+          const attempt = outcome.others.get(row.id);
+          if (attempt === undefined) continue; // inserted
+          if (attempt.status === "existing") existing.set(row.id, attempt.existingId!);
+          else if (attempt.status === "full" || attempt.status === "conflict") {
+            retry.push(row);
+            full ||= attempt.status === "full";
+          } else if (attempt.status !== "skipped") throw refusal(queue, attempt);
         }
         pending = retry;
-        if (retry.length > 0 && attempts.some((a) => a.status === "full")) {
-          await this.waitForRoom(queue, seen, giveUp, [...written.values()]);
+        if (full) {
+          const waiting = new Set(retry.map((row) => row.id));
+          const written = ids.filter((id) => !waiting.has(id)).map((id) => existing.get(id) ?? id);
+          await this.waitForRoom(queue, seen, giveUp, written);
         }
       }
-      return { ids: ids.map((id) => written.get(id)!), xid };
+      return { ids: existing.size === 0 ? ids : ids.map((id) => existing.get(id) ?? id), xid };
     } finally {
       untrack();
     }
@@ -155,8 +156,8 @@ export class Producer {
   }
 
   private async attempt(db: Db, rows: InsertRow[], atomic: boolean): Promise<Attempt[]> {
-    const { results, xid } = await this.queries.insertJobs(db, rows, atomic);
-    return rows.map((row) => ({ ...results.get(row.id)!, xid }));
+    const outcome = await this.queries.insertJobs(db, rows, atomic);
+    return rows.map((row) => attemptOf(row, outcome));
   }
 
   private async waitForRoom(
@@ -223,6 +224,14 @@ async function traced(span: SendSpan, write: Promise<Written>): Promise<Written>
     span.fail(error);
     throw error;
   }
+}
+
+/** What became of one job of an insert statement. */
+function attemptOf(row: InsertRow, outcome: InsertOutcome): Attempt {
+  const other = outcome.others.get(row.id);
+  return other
+    ? { ...other, xid: outcome.xid }
+    : { id: row.id, status: "inserted", existingId: null, detail: null, xid: outcome.xid };
 }
 
 function insertRow(

@@ -4,11 +4,19 @@
 -- JSON comes back as text so no driver transform can rewrite it.
 
 -- name: insertJobs
--- Through _enqueue (migration 0002), as SQL callers do: one statement for the whole batch, and a
--- verdict per job. $2: all or nothing for bad input (sendMany). The transaction id tells a
--- rolled-back `tx` send from one not yet committed.
-select e.job_id::text, e.status, e.existing_id::text, e.detail, pg_current_xact_id()::text
-from /*schema*/_enqueue($1::text::jsonb, $2::boolean) e;
+-- Through _enqueue (migration 0002), as SQL callers do: one statement for the whole batch. A row
+-- for each job not inserted, with its verdict, and one row (id null) counting the inserted ones:
+-- a bulk send of thousands reads back one row, not thousands. $2: all or nothing for bad input
+-- (sendMany). The transaction id tells a rolled-back `tx` send from one not yet committed.
+with verdicts as materialized (
+  select e.job_id, e.status, e.existing_id, e.detail
+  from /*schema*/_enqueue($1::text::jsonb, $2::boolean) e
+)
+select job_id::text, status, existing_id::text, detail, null::text
+from verdicts where status <> 'inserted'
+union all
+select null, 'inserted', null, count(*)::text, pg_current_xact_id()::text
+from verdicts where status = 'inserted';
 
 -- name: claimJobs
 -- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3, only jobs whose

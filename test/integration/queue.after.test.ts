@@ -23,8 +23,9 @@ dbTest(
       workers.map((w) => within(w.next("ready"), 20_000, "a worker process to start")),
     );
 
-    // Sent in reverse, so nothing but the dependencies can make the order right.
-    const a = await q.send({ name: "A", ms: 150 }, { delay: 100 });
+    // Sent in reverse, so nothing but the dependencies can make the order right. A waits long
+    // enough for the four sends and the counts below on a loaded machine (100 ms was not).
+    const a = await q.send({ name: "A", ms: 150 }, { delay: 1000 });
     const b = await q.send({ name: "B", ms: 100 }, { after: [a] });
     const c = await q.send({ name: "C", ms: 200 }, { after: [a] });
     const d = await q.send({ name: "D", ms: 10 }, { after: [b, c] });
