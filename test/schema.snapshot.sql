@@ -122,6 +122,8 @@ trigger CREATE TRIGGER _jobs_after_insert AFTER INSERT ON _jobs REFERENCING NEW 
 trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION _jobs_after_update()
 trigger CREATE TRIGGER _schedules_changed AFTER INSERT OR DELETE OR UPDATE OF cron, every_ms, timezone ON _schedules FOR EACH STATEMENT EXECUTE FUNCTION _schedules_changed()
 function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
+function _check_payload(payload jsonb) md5 6ff978492c8b18de1d03f167c6fc9b5f
+function _describe(v jsonb) md5 b7a2861af98245ea0b31d38381313ab6
 function _enqueue(jobs jsonb, atomic boolean) md5 18c331a46d16068140a9a162d45cb696
 function _fire_schedule(name text, expected timestamp with time zone, next timestamp with time zone) md5 cc382fe0f4161b2b26e3dbad7d0a81f4
 function _jobs_after_insert() md5 3762f2dc1c19247b61bf91e63db669c5
@@ -129,9 +131,10 @@ function _jobs_after_update() md5 1699a7a269d41d18b20f69c31ed9b21a
 function _notify_done(queue text, state job_state, ids uuid[]) md5 96f93c630cf61a6d8ad7935f7c4485eb
 function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
 function _schedules_changed() md5 167d11418c946c7f47c9f2f53068d938
-function _send_options(options jsonb) md5 7d7cc7f7efdf5bae21289a2687fe17e6
+function _send_options(options jsonb) md5 8719b0bad0ef4f73e40f648447d71c79
 function _settle_dependents(done uuid[], broken uuid[]) md5 45c3038c0d6b24ccf43a039a2b583e71
-function send(queue text, payload jsonb, options jsonb) md5 de5186a90fb3b7ef727c62e72f20605c
+function _utf16_length(s text) md5 0f68cbca04fef30fd62007893acfc3de
+function send(queue text, payload jsonb, options jsonb) md5 eb6b0b1cce0bada69ef65c9e9709b57f
 function uuid_v7() md5 9c0a3aa2c1ddb184ec068836316c5196
 enum job_state (waiting, scheduled, queued, running, completed, failed, cancelled)
 options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02

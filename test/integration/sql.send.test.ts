@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ValidationError } from "../../src/index.js";
 import { dbTest, within } from "../helpers/db.js";
 
 dbTest(
@@ -85,7 +86,11 @@ dbTest(
     await fails(`select ${send}('q', 'null', '{"delay": -1}')`, "PW001", /delay/);
     await fails(`select ${send}('q', 'null', '{"maxAttempts": 0}')`, "PW001", /maxAttempts/);
     await fails(`select ${send}('q', 'null', '{"prio": 1}')`, "PW001", /unknown option "prio"/);
-    await fails(`select ${send}('q', 'null', '{"attributes": {"a": {}}}')`, "PW001", /flat object/);
+    await fails(
+      `select ${send}('q', 'null', '{"attributes": {"a": {}}}')`,
+      "PW001",
+      /attributes\.a to be a string, a finite number, a boolean or null, got an object: attributes are flat/,
+    );
     await fails(
       `select ${send}('q', 'null', '{"after": ["0190a6f4-0000-7000-8000-00000000beef"]}')`,
       "PW004",
@@ -104,5 +109,99 @@ dbTest(
       failed: 0,
       cancelled: 0,
     });
+  },
+);
+
+/**
+ * A payload whose JSON (as JSON.stringify writes it) is exactly `bytes` long, with many `:` and
+ * `,` (jsonb's text adds a space after each) and strings that need escapes or several bytes.
+ */
+function payloadOf(bytes: number): unknown {
+  const items = Array.from({ length: 2000 }, (_, i) => ({ i, s: 'é"\\\n😀', ok: [true, null] }));
+  const base = { items, pad: "" };
+  const pad = bytes - Buffer.byteLength(JSON.stringify(base));
+  assert.ok(pad >= 0, "the padding fits");
+  return { items, pad: "x".repeat(pad) };
+}
+
+dbTest(
+  "SQL send applies the client's payload limit: 1 MiB of JSON, or pgwake.max_payload_size",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("big");
+    const send = `select "${schema}".send('big', $1::text::jsonb)::text as id`;
+    const jobs = async () => (await q.stats()).queued;
+    const refused = async (call: () => Promise<unknown>, message: RegExp): Promise<void> => {
+      const before = await jobs();
+      await assert.rejects(call(), (e: { code?: string; message?: string }) => {
+        assert.equal(e.code, "PW001", e.message);
+        assert.match(e.message ?? "", message);
+        return true;
+      });
+      assert.equal(await jobs(), before, "nothing written");
+    };
+    const limit = 1024 * 1024;
+    const exact = JSON.stringify(payloadOf(limit));
+    const over = JSON.stringify(payloadOf(limit + 1));
+
+    // The client's own verdicts, which SQL's must match.
+    await q.send(JSON.parse(exact));
+    await assert.rejects(q.send(JSON.parse(over)), ValidationError);
+
+    const [row] = await admin.unsafe<Array<{ id: string }>>(send, [exact]);
+    assert.deepEqual((await q.get(row!.id))?.payload, JSON.parse(exact), "stored unchanged");
+    await refused(
+      () => admin.unsafe(send, [over]),
+      /^payload is 1048577 bytes of JSON, over the limit of 1048576: store large data elsewhere and send a reference, or raise pgwake\.max_payload_size$/,
+    );
+
+    // Raised, or lowered, for a transaction (or a role, a database) with the setting.
+    await admin.begin(async (tx) => {
+      await tx.unsafe(`set local pgwake.max_payload_size = '${limit + 1}'`);
+      await tx.unsafe(send, [over]);
+    });
+    await refused(
+      () =>
+        admin.begin(async (tx) => {
+          await tx.unsafe(`set local pgwake.max_payload_size = '10'`);
+          await tx.unsafe(send, ['"0123456789"']);
+        }),
+      /payload is 12 bytes of JSON, over the limit of 10/,
+    );
+    await refused(
+      () =>
+        admin.begin(async (tx) => {
+          await tx.unsafe(`set local pgwake.max_payload_size = '1 MB'`);
+          await tx.unsafe(send, ["1"]);
+        }),
+      /expected setting pgwake\.max_payload_size to be a number of bytes from 1 up, got '1 MB'/,
+    );
+    assert.equal(await jobs(), 3);
+  },
+);
+
+dbTest(
+  "SQL send stores options in the client's normal form: integers written 1.0, after ids once each",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("norm");
+    const [parent] = await admin.unsafe<Array<{ id: string }>>(
+      `select "${schema}".send('norm', '1')::text as id`,
+    );
+    const upper = parent!.id.toUpperCase();
+    const [row] = await admin.unsafe<Array<{ id: string }>>(
+      `select "${schema}".send('norm', '2', $1::text::jsonb)::text as id`,
+      [
+        JSON.stringify({ priority: 1, maxAttempts: 3, after: [upper, parent!.id] })
+          .replace('"priority":1', '"priority": 1.0')
+          .replace('"maxAttempts":3', '"maxAttempts": 3.0'),
+      ],
+    );
+    const [job] = await admin.unsafe(
+      `select priority, max_attempts, after::text[] as after from "${schema}"._jobs where id = $1`,
+      [row!.id],
+    );
+    assert.deepEqual({ ...job }, { priority: 1, max_attempts: 3, after: [parent!.id] });
+    assert.equal((await q.get(row!.id))?.state, "queued");
   },
 );

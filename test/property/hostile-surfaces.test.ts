@@ -10,6 +10,9 @@ import fc from "fast-check";
 import type postgres from "postgres";
 import { run } from "../../src/cli/run.js";
 import type { Client } from "../../src/index.js";
+import { ValidationError } from "../../src/errors.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, normaliseSend } from "../../src/options.js";
+import { checkQueueName, isPlainObject } from "../../src/util/checks.js";
 import { apiFor, type ApiResponse } from "../helpers/api.js";
 import { dbTest, within } from "../helpers/db.js";
 import {
@@ -426,7 +429,7 @@ const sqlOptions = fc.oneof(
         key: dedupKey,
         attributes,
         maxAttempts,
-        delay: delay.filter((d) => typeof d.value !== "number" || Math.abs(d.value) < 1e12),
+        delay,
       },
       { requiredKeys: [] },
     )
@@ -459,8 +462,43 @@ const sqlOptions = fc.oneof(
     '{"traceContext": {"traceparent": 1}}',
     '{"priority": 1, "nope": 2}',
     `{"key": "${"k".repeat(513)}"}`,
+    // Values only JSON text carries, and values PostgreSQL itself used to refuse (class 22).
+    '{"priority": 1.0}',
+    '{"maxAttempts": 2.0}',
+    '{"delay": 1e300}',
+    '{"delay": "1000000 years"}',
+    '{"delay": 1, "runAt": "2030-01-01T00:00:00Z"}',
+    '{"runAt": "infinity"}',
+    '{"runAt": "-infinity"}',
+    '{"attributes": {"a": 1e400}}',
+    '{"after": ["00000000-0000-7000-8000-000000000000", "00000000-0000-7000-8000-000000000000"]}',
   ),
 );
+
+/**
+ * What the client decides for the same input (src/options.ts): "sent", "PW001" (its
+ * ValidationError) or "PW002" (only the queue "sql" exists). Undefined where SQL's options mean
+ * something else by design: a delay string is a PostgreSQL interval, runAt a timestamp string,
+ * traceContext is SQL's own, and `after` ids are looked up.
+ */
+function clientVerdict(queue: string, payloadText: string, optionsText: string) {
+  const options = JSON.parse(optionsText) as unknown;
+  if (
+    isPlainObject(options) &&
+    (typeof options.delay === "string" ||
+      ["runAt", "traceContext", "after"].some((k) => k in options))
+  ) {
+    return undefined;
+  }
+  try {
+    checkQueueName(queue);
+    normaliseSend(JSON.parse(payloadText), options, DEFAULT_MAX_PAYLOAD_BYTES);
+  } catch (error) {
+    if (error instanceof ValidationError) return "PW001";
+    throw error;
+  }
+  return queue === "sql" ? "sent" : "PW002";
+}
 
 dbTest(
   "SQL's send() stores jobs unchanged or raises pgwake's own SQLSTATEs, with nothing written",
@@ -480,6 +518,14 @@ dbTest(
           const outcome = await capture(admin.unsafe(send, [queue, payloadText, optionsText]));
           const label = outcome.ok ? "sent" : String((outcome.error as { code?: string }).code);
           outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+          const expected = clientVerdict(queue, payloadText, optionsText);
+          if (expected !== undefined) {
+            assert.equal(
+              label,
+              expected,
+              `${what} as the client decides${outcome.ok ? "" : `: ${String(outcome.error)}`}`,
+            );
+          }
           if (!outcome.ok) {
             const code = (outcome.error as { code?: string }).code ?? "";
             assert.match(code, /^PW00[1-5]$/, `${what}: ${String(outcome.error)}`);
@@ -517,24 +563,50 @@ dbTest(
 );
 
 dbTest(
-  "known gap: SQL's send() lets PostgreSQL refuse a few option values itself (class 22), writing nothing",
+  "SQL's send() refuses what the client refuses with PW001 (runAt infinity on every PostgreSQL), writing nothing",
   async ({ connect, admin, schema }) => {
-    // These should be PW001 like every other bad option; turning them into it needs a migration
-    // (a new _send_options). Until then they fail as PostgreSQL's own data exceptions, before
-    // anything is written. `{"priority": 1.0}` is a valid integer in JSON (Python writes 1.0).
+    // Before migration 0006 these failed as PostgreSQL's own data exceptions (22003, 22008), and
+    // an infinite runAt failed on PostgreSQL 15 but was stored by 18 as a job that never runs.
+    // `{"priority": 1.0}` (22P02 then) is now the integer 1, as the client reads it: the
+    // property above and test/integration/sql.send.test.ts check that.
     await connect().then((client) => client.createQueue("sql"));
-    const send = `select ${table(schema, "send")}('sql', '1', $1::text::jsonb)`;
-    for (const [options, sqlState] of [
-      ['{"priority": 1.0}', "22P02"],
-      ['{"maxAttempts": 2.0}', "22P02"],
-      ['{"delay": 1e300}', "22003"],
-      ['{"delay": "1000000 years"}', "22008"],
-      // Not '{"runAt": "infinity"}': PostgreSQL 15 refuses it (22008), 18 stores a job that never
-      // runs. Also for the migration that closes this gap.
+    const send = `select ${table(schema, "send")}('sql', $2::text::jsonb, $1::text::jsonb)`;
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    for (const [options, message, payload = "1"] of [
+      ['{"delay": 1e300}', /delay to be a duration of at most 100 years, got 1e\+300 \(number\)/],
+      ['{"delay": 1e20}', /delay to be a duration of at most 100 years/],
+      ['{"delay": "1000000 years"}', /delay to be a duration of at most 100 years/],
+      ['{"runAt": "infinity"}', /runAt to be a timestamp in the years 1 to 9999/],
+      ['{"runAt": "-infinity"}', /runAt to be a timestamp in the years 1 to 9999/],
+      ['{"runAt": "10000-01-01T00:00:00Z"}', /runAt to be a timestamp in the years 1 to 9999/],
+      ['{"runAt": null}', /runAt to be a timestamp such as/],
+      ['{"priority": 2147483648}', /priority to be an integer from -2147483648 up/],
+      ['{"priority": 1e300}', /priority to be an integer/],
+      ['{"maxAttempts": 2.5}', /maxAttempts to be an integer from 1 up/],
+      [
+        '{"delay": 1, "runAt": "2030-01-01T00:00:00Z"}',
+        /give send options.delay or options.runAt, not both/,
+      ],
+      ['{"attributes": {"a": 1e400}}', /attributes.a to be a string, a finite number/],
+      ["{}", /payload holds 1e\+400 \(number\), beyond what JavaScript can hold/, '{"a": [1e400]}'],
+      // Lengths and counts the class-22 errors never covered, as the client counts them.
+      [
+        JSON.stringify({ attributes: Object.fromEntries(range(65).map((i) => [`a${i}`, i])) }),
+        /attributes has 65 keys, more than 64: keep attributes for routing and filtering/,
+      ],
+      [JSON.stringify({ attributes: { ["k".repeat(129)]: 1 } }), /attributes key to be 1-128/],
+      // 257 characters, 514 UTF-16 units: JavaScript's length, not PostgreSQL's.
+      [JSON.stringify({ key: "\u{1F600}".repeat(257) }), /key to be a string of 1-512 characters/],
+      [
+        JSON.stringify({ after: range(1001).map(() => "00000000-0000-7000-8000-000000000000") }),
+        /after to be at most 1000 job ids, got an array of 1001/,
+      ],
     ] as const) {
-      const outcome = await capture(admin.unsafe(send, [options]));
+      const outcome = await capture(admin.unsafe(send, [options, payload]));
       assert.ok(!outcome.ok, options);
-      assert.equal((outcome.error as { code?: string }).code, sqlState, options);
+      const error = outcome.error as { code?: string; message?: string };
+      assert.equal(error.code, "PW001", `${options}: ${error.message}`);
+      assert.match(error.message ?? "", message, options);
       assert.equal(await countRows(admin, schema, "_jobs"), 0, `${options} wrote nothing`);
     }
   },

@@ -72,12 +72,14 @@ test("a migration's -- pgwake: line sets the oldest client that can use it", () 
   );
 });
 
-test("every migration file's declaration reads, and 0001-0005 are breaking", () => {
+test("every migration file's declaration reads: 0001-0005 are breaking, 0006 compatible", () => {
   for (const file of current) {
     const min = minClientVersion(file);
     if (file.version <= 5) assert.equal(min, file.version, `${file.name} is 0.1.0's own`);
     else assert.ok(min <= file.version, `${file.name}: ${min}`);
   }
+  // Only function bodies and new helpers: every client, 0.1.0's included, can use the schema.
+  assert.equal(minClientVersion(current.find((file) => file.version === 6)!), 0);
 });
 
 dbTest(
