@@ -397,7 +397,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   // --- JobHost --------------------------------------------------------------------------------
 
   complete(job: AnyJob, resultText: string): Promise<boolean> {
-    return this.completeLease(job, { id: job.id, token: job.leaseToken }, resultText);
+    return this.announceCompleted(job, this.settler.complete(job.id, job.leaseToken, resultText));
   }
 
   fail(job: AnyJob, error: Json, delayMs: number | null): Promise<boolean> {
@@ -413,15 +413,28 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
    * Acks a lease held here or by a remote consumer; emits `job:completed` when it applied and the
    * job's claim is known (a remote lease claimed before this process started is not).
    */
-  async completeLease(
+  completeLease(
     job: ClaimedJob | undefined,
     lease: LeaseRef,
     resultText: string,
   ): Promise<boolean> {
-    const applied = await this.settler.complete(lease, resultText);
-    if (applied && job && this.listenerCount("job:completed") > 0)
-      this.emit("job:completed", { ...jobEvent(job), durationMs: sinceClaim(job) });
-    return applied;
+    return this.announceCompleted(job, this.settler.complete(lease.id, lease.token, resultText));
+  }
+
+  /**
+   * Emits `job:completed` once the ack applied. Whether anyone listens is read when the ack is
+   * asked for, and with no listener the settler's own promise goes back untouched: a drain acks
+   * thousands of jobs a second, and each layer of promises is garbage to collect.
+   */
+  private announceCompleted(
+    job: ClaimedJob | undefined,
+    applied: Promise<boolean>,
+  ): Promise<boolean> {
+    if (!job || this.listenerCount("job:completed") === 0) return applied;
+    return applied.then((ok) => {
+      if (ok) this.emit("job:completed", { ...jobEvent(job), durationMs: sinceClaim(job) });
+      return ok;
+    });
   }
 
   /** Nacks a lease held here or by a remote consumer; emits `job:failed` like `completeLease`. */

@@ -37,8 +37,8 @@ export class Settler {
   }
 
   /** Completes a job with its result (JSON text); resolves false when its lease no longer matched. */
-  complete(lease: LeaseRef, resultText: string): Promise<boolean> {
-    return this.acks.push({ id: lease.id, token: lease.token, resultText });
+  complete(id: string, token: string, resultText: string): Promise<boolean> {
+    return this.acks.push({ id, token, resultText });
   }
 
   /** Fails an attempt; resolves false when its lease no longer matched. */
@@ -57,12 +57,16 @@ export class Settler {
   }
 }
 
+/** Shared, never changed: a drain settles thousands of jobs per second, one outcome each. */
+const APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: true });
+const NOT_APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: false });
+
 async function applied<T extends LeaseRef>(
   items: T[],
   run: () => Promise<Set<string>>,
 ): Promise<Array<Outcome<boolean>>> {
   const done = await withRetry(run);
-  return items.map((item) => ({ ok: true, value: done.has(item.id) }));
+  return items.map((item) => (done.has(item.id) ? APPLIED : NOT_APPLIED));
 }
 
 async function withRetry<T>(run: () => Promise<T>): Promise<T> {

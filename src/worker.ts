@@ -4,7 +4,7 @@ import type { Job } from "./job.js";
 import type { Filter } from "./options.js";
 import { startProcess } from "./tracing.js";
 import { checkDuration, checkOptions } from "./util/checks.js";
-import { deferred } from "./util/deferred.js";
+import { deferred, type Deferred } from "./util/deferred.js";
 import type { Duration } from "./util/duration.js";
 import { unrefTimer } from "./util/timer.js";
 
@@ -57,7 +57,9 @@ export class Worker<P = unknown, R = unknown> {
   /** Moving averages of a handler's run and of a claim's round trip, in ms (0: not seen yet). */
   private handlerMs = 0;
   private claimMs = 0;
-  private readonly tasks = new Set<Promise<void>>();
+  /** Handlers, claims and hand-backs under way: stop() waits for them. */
+  private pendingTasks = 0;
+  private noTasks: Deferred<void> | undefined;
   /** Jobs asked for by claims in flight. */
   private requested = 0;
   /** A claim came back short: wait for a wake-up before claiming again. */
@@ -117,8 +119,9 @@ export class Worker<P = unknown, R = unknown> {
       );
       for (const job of this.active) job.abort(reason);
       this.releaseBuffered();
-      while (this.tasks.size > 0) {
-        await Promise.allSettled([...this.tasks]);
+      while (this.pendingTasks > 0) {
+        this.noTasks ??= deferred<void>();
+        await this.noTasks.promise;
         this.releaseBuffered(); // claims that were in flight
       }
       this.unwatch();
@@ -138,7 +141,8 @@ export class Worker<P = unknown, R = unknown> {
       this.active.size < this.concurrency &&
       this.buffer.length > 0
     ) {
-      this.track(this.run(this.buffer.shift()!));
+      this.pendingTasks++;
+      void this.run(this.buffer.shift()!);
     }
     // Running, claimed ahead, and asked for.
     const capacity = this.concurrency + this.ahead;
@@ -182,9 +186,16 @@ export class Worker<P = unknown, R = unknown> {
   }
 
   private track(task: Promise<void>): void {
-    this.tasks.add(task);
-    void task.finally(() => this.tasks.delete(task));
+    this.pendingTasks++;
+    void task.then(this.untrack, this.untrack);
   }
+
+  private readonly untrack = (): void => {
+    if (--this.pendingTasks > 0 || !this.noTasks) return;
+    const noTasks = this.noTasks;
+    this.noTasks = undefined;
+    noTasks.resolve();
+  };
 
   private async claim(limit: number): Promise<void> {
     const started = performance.now();
@@ -205,54 +216,53 @@ export class Worker<P = unknown, R = unknown> {
     this.pump();
   }
 
+  /**
+   * Runs one job's handler and settles the job with what it did. One async function from claim
+   * to ack, with no closures between: a drain runs thousands a second, and each layer of promises
+   * is garbage to collect. Counted in `pendingTasks` by the caller; never rejects.
+   */
   private async run(job: Job<unknown, unknown>): Promise<void> {
-    this.active.add(job);
-    job.markDelivered();
-    let settle: () => Promise<void>;
-    const started = performance.now();
     try {
-      settle = await this.handle(job);
-    } finally {
-      this.handlerMs = average(this.handlerMs, performance.now() - started);
-      this.adapt();
-      // The handler is done: its slot takes the next job while the ack is being written, so
-      // claiming and acking overlap instead of taking turns (stop() still waits for the ack).
-      this.active.delete(job);
-      this.pump();
-    }
-    try {
-      await settle();
+      this.active.add(job);
+      job.markDelivered();
+      let result: R | void = undefined;
+      let failure: { error: unknown } | undefined;
+      const started = performance.now();
+      const span = startProcess(job);
+      try {
+        result = await (span
+          ? span.run(() => this.handler(job as Job<P, R>))
+          : this.handler(job as Job<P, R>));
+        span?.end();
+      } catch (error) {
+        span?.fail(error);
+        failure = { error };
+      } finally {
+        this.handlerMs = average(this.handlerMs, performance.now() - started);
+        this.adapt();
+        // The handler is done: its slot takes the next job while the ack is being written, so
+        // claiming and acking overlap instead of taking turns (stop() still waits for the ack).
+        this.active.delete(job);
+        this.pump();
+      }
+      if (job.settled) return; // the handler acked or nacked it itself
+      if (failure) await job.nack(failure.error);
+      else {
+        try {
+          await job.ack(result ?? undefined);
+        } catch (error) {
+          // A result that is not JSON cannot complete the job: fail the attempt with the reason.
+          if (error instanceof ValidationError) await job.nack(error);
+          else throw error;
+        }
+      }
     } catch (error) {
       // A cancelled job's late ack is expected; anything else is worth reporting.
       if (!(error instanceof LeaseLostError && job.abortedWith instanceof JobCancelledError)) {
         this.host.reportError(error);
       }
+    } finally {
+      this.untrack();
     }
-  }
-
-  /** Runs the handler; returns how to settle the job with what it did. */
-  private async handle(job: Job<unknown, unknown>): Promise<() => Promise<void>> {
-    const span = startProcess(job);
-    const handle = (): R | void | Promise<R | void> => this.handler(job as Job<P, R>);
-    let result: R | void;
-    try {
-      result = await (span ? span.run(handle) : handle());
-    } catch (error) {
-      span?.fail(error);
-      return async () => {
-        if (!job.settled) await job.nack(error);
-      };
-    }
-    span?.end();
-    return async () => {
-      if (job.settled) return; // the handler acked or nacked it itself
-      try {
-        await job.ack(result ?? undefined);
-      } catch (error) {
-        // A result that is not JSON cannot complete the job: fail the attempt with the reason.
-        if (error instanceof ValidationError) await job.nack(error);
-        else throw error;
-      }
-    };
   }
 }

@@ -3,6 +3,12 @@ import { deferred, type Deferred } from "./deferred.js";
 /** What one item of a coalesced statement came to: a value, or an error for that item alone. */
 export type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
+interface Entry<I, O> {
+  item: I;
+  resolve(value: O): void;
+  reject(reason: unknown): void;
+}
+
 export interface CoalescerOptions<I> {
   /** Most items in one statement. */
   maxBatch: number;
@@ -23,7 +29,7 @@ export interface CoalescerOptions<I> {
  * the continuations of the previous batch have had their chance to add more.
  */
 export class Coalescer<I, O> {
-  private pending: Array<{ item: I; result: Deferred<O> }> = [];
+  private pending: Array<Entry<I, O>> = [];
   private scheduled = false;
   private inFlight = 0;
   private idle: Deferred<void> | undefined;
@@ -35,10 +41,12 @@ export class Coalescer<I, O> {
 
   /** Adds an item to the next statement; settles with that item's outcome. */
   push(item: I): Promise<O> {
-    const result = deferred<O>();
-    this.pending.push({ item, result });
-    this.schedule();
-    return result.promise;
+    // The entry holds the promise's own settle functions (no Deferred around them): a drain
+    // pushes an ack per job, and each object here is garbage to collect.
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.schedule();
+    });
   }
 
   /** Items waiting or in flight. */
@@ -85,18 +93,17 @@ export class Coalescer<I, O> {
     return count;
   }
 
-  private async execute(batch: Array<{ item: I; result: Deferred<O> }>): Promise<void> {
+  private async execute(batch: Array<Entry<I, O>>): Promise<void> {
     try {
       const outcomes = await this.run(batch.map((entry) => entry.item));
       batch.forEach((entry, index) => {
         const outcome = outcomes[index];
-        if (!outcome)
-          entry.result.reject(new Error("internal: a coalesced statement lost an item"));
-        else if (outcome.ok) entry.result.resolve(outcome.value);
-        else entry.result.reject(outcome.error);
+        if (!outcome) entry.reject(new Error("internal: a coalesced statement lost an item"));
+        else if (outcome.ok) entry.resolve(outcome.value);
+        else entry.reject(outcome.error);
       });
     } catch (error) {
-      for (const entry of batch) entry.result.reject(error);
+      for (const entry of batch) entry.reject(error);
     } finally {
       this.inFlight--;
       if (this.pending.length > 0) this.flush();
