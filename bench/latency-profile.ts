@@ -22,7 +22,7 @@ const original = runtime.queries.claimJobs.bind(runtime.queries);
 runtime.queries.claimJobs = async (...args: Parameters<typeof original>) => {
   const at = performance.now();
   const result = await original(...args);
-  claimCalls.push({ at, ms: performance.now() - at, rows: result.length, limit: args[2] });
+  claimCalls.push({ at, ms: performance.now() - at, rows: result.rows.length, limit: args[2] });
   return result;
 };
 runtime.on("job:claimed", (info) => claimedAt.set(info.id, performance.now()));

@@ -11,7 +11,7 @@ const flush = (): void => {
   done = [];
 };
 const timer = setInterval(flush, 20);
-let worker: ReturnType<ReturnType<typeof client.queue>["work"]> | undefined;
+let worker: { stop(options?: { timeout?: string | number }): Promise<void> } | undefined;
 process.send!({ type: "ready" });
 process.on("message", (message: { type: string }) => {
   if (message.type === "go") {

@@ -71,7 +71,7 @@ async function claimLatency(): Promise<{ p50: number; p99: number }> {
   const claimed: LeaseRef[] = [];
   for (let i = 0; i < 300; i++) {
     const started = performance.now();
-    const rows = await queries.claimJobs(db, "scale", 10, "scale-probe", null);
+    const { rows } = await queries.claimJobs(db, "scale", 10, "scale-probe", null);
     times.push(performance.now() - started);
     for (const row of rows) claimed.push({ id: row.id, token: row.leaseToken });
   }
@@ -106,7 +106,7 @@ async function drain(processes: number, from: number, count: number): Promise<nu
       for (const i of m.indexes!) {
         const k = i - from;
         if (k < 0 || k >= count) continue; // a job of the backlog beyond the measured range
-        if (seen[k]++) twice++;
+        if ((seen[k] = (seen[k] ?? 0) + 1) > 1) twice++;
         else if (++finished === count) {
           ended = performance.now();
           all();
