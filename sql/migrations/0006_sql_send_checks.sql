@@ -3,8 +3,8 @@
 -- every bad value raises PW001 with the client's advice and writes nothing. Before, PostgreSQL
 -- refused a few values itself with class-22 errors (a delay past its timestamps, a priority
 -- written 1.0), stored others the client refuses (an infinite runAt, a payload over the size
--- limit, attribute numbers JavaScript reads as Infinity), and counted lengths in code points
--- where the client counts UTF-16 units.
+-- limit, attribute numbers JavaScript reads as Infinity, attribute strings of any length), and
+-- counted lengths in code points where the client counts UTF-16 units.
 --
 -- Only functions change: send() and _send_options keep their signatures and results, and the
 -- helpers below are new. The clients call _enqueue, which is untouched, so every older client
@@ -45,7 +45,8 @@ $$;
 -- integers (JSON.parse reads them so); delays and runAt stay within what the client accepts (at
 -- most 100 years; a finite timestamp in the years 1 to 9999), so no job can overflow a timestamp
 -- or never run; delay and runAt exclude each other; attributes have at most 64 keys of 1-128
--- characters and numbers JavaScript can hold; `after` holds at most 1000 ids, kept once each.
+-- characters, strings of at most 1024 and numbers JavaScript can hold; `after` holds at most 1000
+-- ids, kept once each.
 create or replace function /*schema*/_send_options(options jsonb) returns jsonb
 language plpgsql stable as $$
 declare
@@ -155,6 +156,14 @@ begin
       if found then
         raise exception 'expected send options.attributes.% to be a string, a finite number, a boolean or null, got %: attributes are flat; nest data in the payload instead',
           bad, /*schema*/_describe(v -> bad)
+          using errcode = 'PW001';
+      end if;
+      select a.key into bad from jsonb_each(v) a
+      where jsonb_typeof(a.value) = 'string' and /*schema*/_utf16_length(a.value #>> '{}') > 1024
+      limit 1;
+      if found then
+        raise exception 'send options.attributes.% is a string of % characters, more than 1024: attributes are for routing and filtering; put longer data in the payload',
+          bad, /*schema*/_utf16_length(v ->> bad)
           using errcode = 'PW001';
       end if;
       job := job || jsonb_build_object('attributes', v);

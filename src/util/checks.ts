@@ -12,6 +12,12 @@ export const INT32_MAX = 2_147_483_647;
 export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3_600_000;
 export const INT32_MIN = -2_147_483_648;
 const MAX_ATTRIBUTES = 64;
+/**
+ * The longest string an attribute may hold, in UTF-16 units (JavaScript's `length`; SQL's send()
+ * counts the same way). Attributes are indexed for filters and handed out with every claimed
+ * job: they are for routing, and data belongs in the payload, which has its own size limit.
+ */
+export const MAX_ATTRIBUTE_VALUE_LENGTH = 1024;
 const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Describes a value for a message: `0 (number)`, `"abc" (string)`. */
@@ -144,7 +150,11 @@ export function checkJobId(value: unknown, field = "job id"): string {
   return value.toLowerCase();
 }
 
-/** Attributes and filters: a flat object of strings, finite numbers, booleans and nulls. */
+/**
+ * Attributes and filters: a flat object of at most 64 keys of 1-128 characters whose values are
+ * strings of at most {@link MAX_ATTRIBUTE_VALUE_LENGTH} characters, finite numbers, booleans and
+ * nulls. Filters are held to the same limits: a filter value no attribute can hold matches nothing.
+ */
 export function checkAttributes(value: unknown, field: string): Record<string, Json> {
   if (!isPlainObject(value)) {
     invalid(field, "a flat object of strings, numbers, booleans and nulls", value);
@@ -171,6 +181,13 @@ export function checkAttributes(value: unknown, field: string): Record<string, J
         "a string, a finite number, a boolean or null",
         item,
         "attributes are flat; nest data in the payload instead",
+      );
+    }
+    if (typeof item === "string" && item.length > MAX_ATTRIBUTE_VALUE_LENGTH) {
+      throw new ValidationError(
+        `${field}.${key}`,
+        `${field}.${key} is a string of ${item.length} characters, more than ${MAX_ATTRIBUTE_VALUE_LENGTH}: ` +
+          "attributes are for routing and filtering; put longer data in the payload",
       );
     }
     entries.push([key, item as Json]);

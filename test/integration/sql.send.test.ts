@@ -91,6 +91,25 @@ dbTest(
       "PW001",
       /attributes\.a to be a string, a finite number, a boolean or null, got an object: attributes are flat/,
     );
+    // Lengths in UTF-16 units, as the client counts: 513 emoji are 1,026 units.
+    for (const [value, length] of [
+      ["x".repeat(1025), 1025],
+      ["\u{1F600}".repeat(513), 1026],
+    ] as const) {
+      await fails(
+        `select ${send}('q', 'null', '${JSON.stringify({ attributes: { a: value } })}')`,
+        "PW001",
+        new RegExp(`attributes\\.a is a string of ${length} characters, more than 1024`),
+      );
+    }
+    await client.createQueue("roomy");
+    for (const value of ["x".repeat(1024), "\u{1F600}".repeat(512)]) {
+      const options = JSON.stringify({ attributes: { a: value } });
+      const [sent] = await admin.unsafe(
+        `select ${send}('roomy', 'null', '${options}')::text as id`,
+      );
+      assert.deepEqual((await client.job(sent!.id as string))?.attributes, { a: value });
+    }
     await fails(
       `select ${send}('q', 'null', '{"after": ["0190a6f4-0000-7000-8000-00000000beef"]}')`,
       "PW004",

@@ -234,14 +234,16 @@ export const dedupKey: fc.Arbitrary<Tagged> = fc.oneof(
   fc.constant("k".repeat(512)).map(valid),
 );
 
-/** Attribute values: flat strings, finite numbers, booleans and nulls. */
+/** Attribute values: flat strings of at most 1,024 UTF-16 units, finite numbers, booleans and nulls. */
 const attributeValue: fc.Arbitrary<Tagged> = fc.oneof(
   hostileString.map((value) => ({ value, valid: storableString(value) })),
+  fc.constantFrom("v".repeat(1024), "\u{1F600}".repeat(512)).map(valid),
+  fc.constantFrom("v".repeat(1025), "\u{1F600}".repeat(513)).map(refused),
   fc.oneof(oddNumber, fc.integer(), fc.constantFrom(true, false, null)).map(valid),
   fc.constantFrom<unknown>(NaN, Infinity, undefined, [1], { a: 1 }, 10n, new Date(0)).map(refused),
 );
 
-/** Attributes (and filters): at most 64 keys of 1-128 characters, flat values. */
+/** Attributes (and filters): at most 64 keys of 1-128 characters, flat values of limited length. */
 export const attributes: fc.Arbitrary<Tagged> = fc
   .array(fc.tuple(fc.oneof(key, fc.constant("k".repeat(129))), attributeValue), { maxLength: 4 })
   .map((entries) => ({

@@ -462,6 +462,8 @@ const sqlOptions = fc.oneof(
     '{"traceContext": {"traceparent": 1}}',
     '{"priority": 1, "nope": 2}',
     `{"key": "${"k".repeat(513)}"}`,
+    `{"attributes": {"a": "${"v".repeat(1024)}"}}`,
+    `{"attributes": {"a": "${"v".repeat(1025)}"}}`,
     // Values only JSON text carries, and values PostgreSQL itself used to refuse (class 22).
     '{"priority": 1.0}',
     '{"maxAttempts": 2.0}',
@@ -595,6 +597,10 @@ dbTest(
         /attributes has 65 keys, more than 64: keep attributes for routing and filtering/,
       ],
       [JSON.stringify({ attributes: { ["k".repeat(129)]: 1 } }), /attributes key to be 1-128/],
+      [
+        JSON.stringify({ attributes: { a: "\u{1F600}".repeat(513) } }),
+        /attributes.a is a string of 1026 characters, more than 1024: .*put longer data in the payload/,
+      ],
       // 257 characters, 514 UTF-16 units: JavaScript's length, not PostgreSQL's.
       [JSON.stringify({ key: "\u{1F600}".repeat(257) }), /key to be a string of 1-512 characters/],
       [

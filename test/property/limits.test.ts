@@ -1,6 +1,6 @@
 /**
- * Limits: the payload and result size limit (`maxPayloadSize`, default 1 MiB) at its exact
- * boundary, through every way in; schema names with odd characters, which pgwake interpolates
+ * Limits: the payload and result size limit (`maxPayloadSize`, default 1 MiB) and the length of
+ * attribute strings (1,024) at their exact boundaries, through every way in; schema names with odd characters, which pgwake interpolates
  * into its SQL (quoted, or refused); and HTTP errors that never show a stack trace or SQL.
  */
 import assert from "node:assert/strict";
@@ -81,6 +81,74 @@ dbTest(
     assert.equal(response.body.error.code, "VALIDATION");
     assert.match(response.body.error.message, /over the limit of 1000/);
     assert.equal(await count(), before);
+  },
+);
+
+dbTest(
+  "an attribute string of exactly 1,024 characters is stored; 1,025 is refused with nothing written, everywhere",
+  async ({ connect, admin, schema, defer }) => {
+    const client = await connect();
+    const q = await client.createQueue("tagged");
+    const count = () => countRows(admin, schema, "_jobs");
+    // UTF-16 units, as JavaScript counts: 512 emoji are 1,024 units (and 2,048 bytes).
+    const fits = ["x".repeat(1024), "\u{1F600}".repeat(512)];
+    const over = ["x".repeat(1025), "\u{1F600}".repeat(513)];
+    const sqlSend = `select ${table(schema, "send")}('tagged', '1', $1::text::jsonb)::text as id`;
+    const api = apiFor(client, defer);
+    for (const value of fits) {
+      const attributes = { region: value };
+      const ids = [
+        await q.send(1, { attributes }),
+        ...(await q.sendMany([{ payload: 2, options: { attributes } }])),
+        (await api.call("POST", "/api/queues/tagged/jobs", { payload: 3, options: { attributes } }))
+          .body.id as string,
+        (
+          (await admin.unsafe(sqlSend, [JSON.stringify({ attributes })])) as Array<{ id: string }>
+        )[0]!.id,
+      ];
+      for (const id of ids) assert.deepEqual((await client.job(id))?.attributes, attributes);
+      await client.schedule("fits", { queue: "tagged", every: "1h", options: { attributes } });
+    }
+
+    const before = await count();
+    for (const value of over) {
+      const attributes = { region: value };
+      const message = new RegExp(
+        `attributes\\.region is a string of ${value.length} characters, more than 1024: .*payload`,
+      );
+      const refusals = [
+        capture(q.send(1, { attributes })),
+        capture(q.sendMany([{ payload: 1 }, { payload: 2, options: { attributes } }])),
+        capture(client.schedule("over", { queue: "tagged", every: "1h", options: { attributes } })),
+      ];
+      for (const outcome of await Promise.all(refusals)) {
+        assert.ok(
+          !outcome.ok && outcome.error instanceof ValidationError,
+          outcome.ok ? "sent" : String(outcome.error),
+        );
+        assert.match(outcome.error.field, /attributes\.region$/);
+        assert.match(outcome.error.message, message);
+      }
+      for (const body of [
+        { payload: 1, options: { attributes } },
+        { jobs: [{ payload: 1 }, { payload: 2, options: { attributes } }] },
+      ]) {
+        const response = await api.call("POST", "/api/queues/tagged/jobs", body);
+        assert.equal(response.status, 400, response.text);
+        assert.equal(response.body.error.code, "VALIDATION");
+        assert.match(response.body.error.message, message);
+      }
+      const sql = await capture(admin.unsafe(sqlSend, [JSON.stringify({ attributes })]));
+      assert.ok(!sql.ok);
+      const error = sql.error as { code?: string; message?: string };
+      assert.equal(error.code, "PW001", error.message);
+      assert.match(error.message ?? "", message);
+    }
+    assert.equal(await count(), before, "nothing written");
+    assert.deepEqual(
+      (await client.schedules()).map((schedule) => schedule.name),
+      ["fits"],
+    );
   },
 );
 

@@ -75,6 +75,43 @@ test("send options: priority, maxAttempts, attributes, runAt", () => {
   rejects(() => normaliseSend(1, { runAt: new Date(), delay: 5 }, MiB), /delay/, /not both/);
 });
 
+test("attribute strings: 1,024 UTF-16 units pass, 1,025 are refused, in attributes and filters", () => {
+  // Counted as JavaScript counts length: a character beyond U+FFFF is two units.
+  for (const fits of ["x".repeat(1024), "\u{1F600}".repeat(512), `${"x".repeat(1023)}é`]) {
+    assert.deepEqual(normaliseSend(1, { attributes: { a: fits } }, MiB).attributes, { a: fits });
+    assert.deepEqual(normaliseReceive({ filter: { a: fits } }).filter, { a: fits });
+  }
+  for (const [over, length] of [
+    ["x".repeat(1025), 1025],
+    ["\u{1F600}".repeat(513), 1026],
+  ] as const) {
+    rejects(
+      () => normaliseSend(1, { attributes: { ok: "short", region: over } }, MiB),
+      /^send options\.attributes\.region$/,
+      new RegExp(
+        `^send options\\.attributes\\.region is a string of ${length} characters, more than 1024: .*put longer data in the payload`,
+      ),
+    );
+    rejects(
+      () =>
+        normaliseSendMany(
+          [{ payload: 1, options: { attributes: { region: over } } }],
+          undefined,
+          MiB,
+        ),
+      /attributes\.region/,
+      /more than 1024/,
+    );
+    rejects(
+      () => normaliseReceive({ filter: { region: over } }),
+      /filter\.region/,
+      /more than 1024/,
+    );
+  }
+  // Numbers, booleans and nulls have no length to limit.
+  assert.deepEqual(normaliseSend(1, { attributes: { n: 1e300 } }, MiB).attributes, { n: 1e300 });
+});
+
 test("unknown option names are refused with the list of known ones", () => {
   rejects(
     () => normaliseSend(1, { dealy: 5 }, MiB),
