@@ -1,5 +1,5 @@
 import { isConnectionError } from "./errors.js";
-import type { Db, LeaseRef, Queries } from "./db/queries.js";
+import { leaseKey, type Db, type LeaseRef, type Queries } from "./db/queries.js";
 import { Coalescer, type Outcome } from "./util/coalescer.js";
 import type { Json } from "./util/json.js";
 
@@ -73,7 +73,7 @@ async function applied<T extends LeaseRef>(
   run: () => Promise<Set<string>>,
 ): Promise<Array<Outcome<boolean>>> {
   const done = await withRetry(run);
-  return items.map((item) => (done.has(item.id) ? APPLIED : NOT_APPLIED));
+  return items.map((item) => (done.has(leaseKey(item.id, item.token)) ? APPLIED : NOT_APPLIED));
 }
 
 async function withRetry<T>(run: () => Promise<T>): Promise<T> {

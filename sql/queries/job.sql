@@ -166,11 +166,11 @@ with input as (
       lease_expires_at = null
   from input i
   where j.id = i.id and j.lease_token = i.token and j.state = 'running'
-  returning j.id
+  returning j.id, j.lease_token
 )
-select id::text from done
+select id::text, lease_token::text from done
 union all
-select j.id::text
+select j.id::text, j.lease_token::text
 from input i
 join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'completed';
 
@@ -207,11 +207,11 @@ with input as (
       errors = coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(d.error)
   from decided d
   where j.id = d.id and j.lease_token = d.token and j.state = 'running'
-  returning j.id
+  returning j.id, j.lease_token
 )
-select id::text from done
+select id::text, lease_token::text from done
 union all
-select j.id::text
+select j.id::text, j.lease_token::text
 from input i
 join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token
 where j.state in ('queued', 'scheduled', 'failed');
@@ -228,11 +228,11 @@ with input as (
       lease_expires_at = null
   from input i
   where j.id = i.id and j.lease_token = i.token and j.state = 'running'
-  returning j.id
+  returning j.id, j.lease_token
 )
-select id::text from done
+select id::text, lease_token::text from done
 union all
-select j.id::text
+select j.id::text, j.lease_token::text
 from input i
 join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'queued';
 

@@ -233,27 +233,27 @@ export class Queries {
     return idSet(await this.run(db, "heartbeatJobs", [JSON.stringify(leases)]));
   }
 
-  /** Completes jobs; returns the ids whose lease still matched. */
+  /** Completes jobs; returns the leases (`leaseKey`) that still matched. */
   async completeJobs(db: Db, acks: Array<LeaseRef & { resultText: string }>): Promise<Set<string>> {
     // Results are spliced in as the JSON text Job.ack already checked, not parsed and re-serialised.
     const batch = acks.map(
       (a) =>
         `{"id":${JSON.stringify(a.id)},"token":${JSON.stringify(a.token)},"result":${a.resultText}}`,
     );
-    return idSet(await this.run(db, "completeJobs", [`[${batch.join(",")}]`]));
+    return leaseSet(await this.run(db, "completeJobs", [`[${batch.join(",")}]`]));
   }
 
-  /** Fails (retries or finally fails) jobs; returns the ids whose lease still matched. */
+  /** Fails (retries or finally fails) jobs; returns the leases (`leaseKey`) that still matched. */
   async failJobs(
     db: Db,
     nacks: Array<LeaseRef & { error: Json; delay_ms: number | null }>,
   ): Promise<Set<string>> {
-    return idSet(await this.run(db, "failJobs", [JSON.stringify(nacks)]));
+    return leaseSet(await this.run(db, "failJobs", [JSON.stringify(nacks)]));
   }
 
-  /** Puts claimed, never-delivered jobs back; returns the ids released. */
+  /** Puts claimed, never-delivered jobs back; returns the leases (`leaseKey`) released. */
   async releaseJobs(db: Db, leases: LeaseRef[]): Promise<Set<string>> {
-    return idSet(await this.run(db, "releaseJobs", [JSON.stringify(leases)]));
+    return leaseSet(await this.run(db, "releaseJobs", [JSON.stringify(leases)]));
   }
 
   async jobOutcomes(db: Db, ids: string[]): Promise<OutcomeRow[]> {
@@ -488,6 +488,19 @@ export interface ScheduleSettings {
   timezone: string | null;
   payloadText: string;
   options: Record<string, Json>;
+}
+
+/**
+ * The key of one lease in a settling statement's answer. By lease, not by job id: one batch can
+ * hold two deliveries of the same job (a stale consumer's and the current one's), and only the
+ * one whose token matched was applied.
+ */
+export function leaseKey(id: string, token: string): string {
+  return `${id}:${token}`;
+}
+
+function leaseSet(rows: unknown[][]): Set<string> {
+  return new Set(rows.map((row) => leaseKey(row[0] as string, row[1] as string)));
 }
 
 function idSet(rows: unknown[][]): Set<string> {
