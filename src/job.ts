@@ -116,9 +116,7 @@ export class Job<P = Json, R = Json> {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    if (this.state !== "held") return Promise.reject(this.settledTwice());
-    this.state = "settling";
-    return this.afterSettling(this.host.complete(this, text), "ack");
+    return this.settle("ack", () => this.host.complete(this, text));
   }
 
   /**
@@ -149,25 +147,22 @@ export class Job<P = Json, R = Json> {
       : this.abortReason;
   }
 
-  private async settle(action: "ack" | "nack", run: () => Promise<boolean>): Promise<void> {
-    if (this.state !== "held") throw this.settledTwice();
-    this.state = "settling";
-    await this.afterSettling(run(), action);
-  }
-
-  private settledTwice(): ValidationError {
-    return new ValidationError(
-      "job",
-      `job ${this.id} was already acked or nacked: settle each delivery once`,
-    );
-  }
-
   /**
-   * Follows a settling statement to its end. Written with `then`, not as an async function:
-   * every job of a drain is acked through here, and one promise is less garbage than a frame.
+   * Starts settling this delivery and follows the statement to its end. Written with `then`, not
+   * as an async function: every job of a drain is acked through here, and one promise is less
+   * garbage than a frame.
    */
-  private afterSettling(applied: Promise<boolean>, action: "ack" | "nack"): Promise<void> {
-    return applied.then(
+  private settle(action: "ack" | "nack", run: () => Promise<boolean>): Promise<void> {
+    if (this.state !== "held") {
+      return Promise.reject(
+        new ValidationError(
+          "job",
+          `job ${this.id} was already acked or nacked: settle each delivery once`,
+        ),
+      );
+    }
+    this.state = "settling";
+    return run().then(
       (ok) => {
         this.state = "settled";
         this.host.release(this);
