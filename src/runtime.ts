@@ -15,6 +15,7 @@ import type { ClientSettings, Filter } from "./options.js";
 import { Producer } from "./producer.js";
 import { Settler } from "./settler.js";
 import { Queries, type Db, type LeaseRef } from "./db/queries.js";
+import { Pool } from "./db/pool.js";
 import { noReconnectDelay, reconnectDelaySeconds } from "./db/pool-options.js";
 import type { ClaimedRow } from "./db/rows.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
@@ -90,7 +91,6 @@ type AnyJob = Job<unknown, unknown>;
  * services that react to it. The public {@link Client} is a thin facade over this.
  */
 export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost, JobHost {
-  readonly sql: postgres.Sql<Record<string, unknown>>;
   readonly db: Db;
   readonly queries: Queries;
   readonly wakeups = new Wakeups();
@@ -102,7 +102,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   readonly maxPayloadBytes: number;
   /** Aborts when the client starts closing: consumers stop, waits end. */
   readonly closing = new AbortController();
-  private readonly ownsSql: boolean;
+  private readonly pool: Pool;
   private readonly held = new Map<string, AnyJob>();
   private readonly settler: Settler;
   private readonly claims: Claims;
@@ -123,32 +123,39 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     stopped: Promise<void>;
   }>();
 
+  /** The postgres.js pool statements run on now (pgwake may replace its own: src/db/pool.ts). */
+  get sql(): postgres.Sql<Record<string, unknown>> {
+    return this.pool.sql;
+  }
+
   constructor(readonly settings: ClientSettings) {
     super();
-    this.ownsSql = settings.sql === undefined;
-    this.sql =
-      settings.sql ??
+    this.pool = new Pool(settings.sql, (onclose) =>
       postgres(settings.url!, {
+        // Statements a broken connection orphaned are found and retried (src/db/pool.ts).
+        onclose,
         max: settings.max,
         // Also for statements that do not say (migrations): behind a transaction pooler that
         // cannot keep them, no statement may be prepared.
         prepare: settings.prepare,
-        // And no statement sent behind another on a connection: PgBouncer (1.18, tested) hands the
-        // server connection back at the first one's end, drops the replies to the second, and
-        // that statement waits forever (test/pooler/ caught this in close()).
-        ...(settings.prepare ? {} : { max_pipeline: 0 }),
+        // No statement sent behind another on a connection. postgres.js 3.4.9 can queue one
+        // behind a statement its broken connection already failed, and after that connection
+        // reopens every answer goes to the statement before it, or none does (src/db/orphans.ts).
+        // PgBouncer 1.18 also drops the replies to a second statement (test/pooler/ caught this).
+        // With one or two statements in flight per coalesced lane, pipelining bought nothing.
+        max_pipeline: 0,
         onnotice: () => undefined,
         // See src/db/pool-options.ts: recovering from a restart in under a second, not in 20.
         backoff: reconnectDelaySeconds,
-        // postgres.js 3.4.9 can stall a connection for its connect_timeout after a restart
-        // (a write buffered when the socket closed is never retried): 10 s, not 30, bounds that.
+        // A connection the driver left unable to open (src/db/pool.ts) fails after this long.
         connect_timeout: 10,
         fetch_types: false,
         connection: { application_name: `pgwake ${settings.name}` },
-      });
-    this.db = this.sql as unknown as Db;
+      } as postgres.Options<Record<string, never>>),
+    );
+    this.db = this.pool.db;
     this.maxPayloadBytes = settings.maxPayloadBytes;
-    this.queries = new Queries(settings.schema, settings.prepare);
+    this.queries = new Queries(settings.schema, settings.prepare, this.pool);
     const report = (error: unknown): void => this.reportError(error);
     this.completions = new Completions(
       {
@@ -521,7 +528,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     this.completions.rejectAll(closedError);
     await Promise.all(this.inFlight);
     await this.listener.stop().catch(() => undefined);
-    if (this.ownsSql) await this.sql.end({ timeout: 5 }).catch(() => undefined);
+    await this.pool.end();
   }
 
   // --- notifications --------------------------------------------------------------------------

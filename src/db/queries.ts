@@ -16,6 +16,8 @@ import {
   type QueueRow,
   type TickRow,
 } from "./rows.js";
+import { checkRan } from "./orphans.js";
+import type { Pool } from "./pool.js";
 import { arrayLiteral } from "./pool-options.js";
 import { queryBlocks, renderSql } from "./sql-files.js";
 
@@ -74,6 +76,22 @@ export type QueryName = (typeof QUERY_NAMES)[number];
  * paths: planning each time costs less than a generic plan's scan would.
  */
 const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs"]);
+
+/**
+ * How long a statement orphaned by a broken connection (src/db/orphans.ts) is waited for. pgwake's
+ * own statements are small (at most 1,000 rows) and answer in milliseconds; these may be as large
+ * as the user makes them (`sendMany`, cancelling by filter, listings), so they get longer.
+ */
+const ORPHAN_GRACE_MS = 5_000;
+const ORPHAN_GRACE_LARGE_MS = 60_000;
+const LARGE: ReadonlySet<QueryName> = new Set([
+  "insertJobs",
+  "cancelJobsWhere",
+  "listJobs",
+  "listQueues",
+  "queueStats",
+  "deleteQueue",
+]);
 
 /** The internal states behind each public one (delayed and blocked jobs count as queued). */
 const INTERNAL_STATES: Record<JobState, string[]> = {
@@ -140,6 +158,8 @@ export class Queries {
   constructor(
     readonly schema: string,
     private readonly prepare: boolean,
+    /** The client's pool, whose statements are watched for orphans (src/db/pool.ts). */
+    private readonly pool?: Pick<Pool, "db" | "orphans" | "failed">,
   ) {
     const blocks = queryBlocks();
     for (const name of QUERY_NAMES) {
@@ -156,13 +176,19 @@ export class Queries {
 
   /** Runs a statement and returns its rows as arrays; driver errors become PgwakeErrors. */
   async run(db: Db, name: QueryName, params: unknown[]): Promise<unknown[][]> {
+    const pool = db === this.pool?.db ? this.pool : undefined;
     try {
-      return await db
+      const statement = db
         .unsafe(this.text(name), params as never[], {
           prepare: this.prepare && !PLANNED_PER_CALL.has(name),
         })
         .values();
+      const grace = LARGE.has(name) ? ORPHAN_GRACE_LARGE_MS : ORPHAN_GRACE_MS;
+      const rows = await (pool ? pool.orphans.watch(statement, grace) : statement);
+      checkRan(rows);
+      return rows;
     } catch (error) {
+      pool?.failed(error);
       throw toPgwakeError(name, error);
     }
   }

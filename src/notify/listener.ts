@@ -3,6 +3,7 @@ import { EventEmitter } from "eventemitter3";
 import type postgres from "postgres";
 import { NotificationsLostError, toPgwakeError } from "../errors.js";
 import { quoteIdentifier } from "../db/identifiers.js";
+import { OrphanGuard } from "../db/orphans.js";
 import { CHANNEL_KINDS, channelName, type ChannelKind } from "./channels.js";
 
 /**
@@ -42,6 +43,8 @@ export type ListenerSqlFactory = (handlers: {
 }) => postgres.Sql<Record<string, unknown>>;
 
 const RETRY_MIN_MS = 100;
+/** A LISTEN left waiting this long after its connection closed is retried. */
+const LISTEN_GRACE_MS = 2000;
 const RETRY_MAX_MS = 5000;
 
 /**
@@ -64,6 +67,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly channels: Map<string, ChannelKind>;
   /** Bumped per connection instance, so a replaced instance's late close is ignored. */
   private instance = 0;
+  /** A LISTEN the driver orphaned when its connection broke is retried (src/db/orphans.ts). */
+  private readonly orphans = new OrphanGuard();
   /** Probes {@link verify} waits for, by token. */
   private readonly probes = new Map<string, () => void>();
 
@@ -172,6 +177,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   async stop(): Promise<void> {
     this.state = "stopped";
     clearTimeout(this.retryTimer);
+    this.orphans.stop();
     await this.sql?.end({ timeout: 0 });
   }
 
@@ -181,7 +187,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       (channel) => `listen ${quoteIdentifier(channel)}`,
     );
     try {
-      await this.sql!.unsafe(statements.join("; "));
+      await this.orphans.watch(this.sql!.unsafe(statements.join("; ")), LISTEN_GRACE_MS);
     } catch (error) {
       if (!this.stopped) this.state = "idle";
       throw toPgwakeError("LISTEN", error);
@@ -215,6 +221,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.sql = this.makeSql({
       onnotify: (channel, payload) => this.onNotify(channel, payload),
       onclose: () => {
+        this.orphans.closed();
         if (instance === this.instance) this.onClose();
       },
     });
@@ -226,6 +233,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.listenOnce().catch((error: Error) => {
         if (this.stopped) return;
         this.emit("error", error);
+        // A fresh connection for the next attempt: postgres.js 3.4.9 can leave one unable ever
+        // to open again (src/db/pool.ts), and this one holds nothing worth keeping.
+        const old = this.sql;
+        this.newConnection();
+        void old?.end({ timeout: 0 }).catch(() => undefined);
         this.retries++;
         const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries);
         this.scheduleRetry(backoff * (0.8 + Math.random() * 0.4));

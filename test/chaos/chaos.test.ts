@@ -18,10 +18,9 @@ test(
       workers: 3,
       concurrency: 5,
       durationMs: 8000,
-      // postgres.js 3.4.9 can leave a pool connection unable to write after its socket closed
-      // mid-write; a statement on it waits out connect_timeout before it fails (and is retried).
-      // The README's advice, a shorter connect_timeout, keeps that stall inside this short run,
-      // and the database faults come first.
+      // postgres.js 3.4.9 can leave a pool connection unable ever to open again; pgwake notices
+      // when it times out while opening and replaces the pool (src/db/pool.ts). 10 s, not the
+      // driver's 30, keeps that inside this short run, as the README advises.
       connectTimeoutS: 10,
       faults: ["terminate", "crash", "restart", "kill"],
       faultEveryMs: 0,

@@ -1,0 +1,119 @@
+/**
+ * postgres.js 3.4.9 hands a statement to an idle connection whose socket has failed but not yet
+ * closed (the error and the close come on different turns of the event loop), and nothing ever
+ * answers it (src/db/orphans.ts). These tests make that happen on purpose: a proxy resets the
+ * pool's idle connection together with a sentinel socket of the test's own, and the statement is
+ * sent from the check phase of the turn in which the sentinel (and so the pool) saw the reset.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { test } from "node:test";
+import postgres from "postgres";
+import { checkRan, type OrphanGuard } from "../../src/db/orphans.js";
+import { Pool } from "../../src/db/pool.js";
+import { Queries, type Db } from "../../src/db/queries.js";
+import { DatabaseError, isConnectionError } from "../../src/errors.js";
+import { dbTest, type DbContext } from "../helpers/db.js";
+import { TcpProxy } from "../helpers/tcp-proxy.js";
+
+interface Setup {
+  proxy: TcpProxy;
+  queries: Queries;
+  db: Db;
+  guard: OrphanGuard;
+}
+
+/** A one-connection pool set up as pgwake sets up its own, through a proxy the test controls. */
+async function proxiedPool({ url, schema, defer }: DbContext): Promise<Setup> {
+  const target = new URL(url);
+  const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+  defer(() => proxy.close());
+  const proxied = new URL(url);
+  proxied.hostname = "127.0.0.1";
+  proxied.port = String(proxy.port);
+  const pool = new Pool(undefined, (onclose) =>
+    postgres(proxied.toString(), {
+      max: 1,
+      ...{ max_pipeline: 0 }, // as pgwake's pools (src/runtime.ts); not in the driver's types
+      fetch_types: false,
+      connect_timeout: 2,
+      onnotice: () => undefined,
+      onclose,
+    }),
+  );
+  defer(() => pool.end());
+  const { db, orphans: guard } = pool;
+  const queries = new Queries(schema, false, pool);
+  await queries.databaseNow(db); // the connection is open, and idle
+  return { proxy, queries, db, guard };
+}
+
+/**
+ * Resets every connection through the proxy and runs `send` between the pool's error and close;
+ * resolves once it is sent, with what it settled with (an Error, or its value).
+ */
+async function sendAcrossReset<T>(
+  proxy: TcpProxy,
+  send: () => Promise<T>,
+): Promise<{ outcome: Promise<T | Error> }> {
+  const sentinel = net.connect(proxy.port, "127.0.0.1");
+  await new Promise((resolve) => sentinel.once("connect", resolve));
+  while (proxy.connections < 2) await new Promise((resolve) => setImmediate(resolve));
+  const sent = new Promise<{ outcome: Promise<T | Error> }>((resolve) => {
+    sentinel.once("error", () =>
+      setImmediate(() => resolve({ outcome: send().catch((error: Error) => error) })),
+    );
+  });
+  proxy.cutAll();
+  return sent;
+}
+
+dbTest(
+  "a statement sent on a connection that just broke is given up with a connection error, not left waiting",
+  async (ctx) => {
+    const { proxy, queries, db, guard } = await proxiedPool(ctx);
+    const started = performance.now();
+    const orphan = await sendAcrossReset(proxy, () => queries.databaseNow(db));
+    const error = await orphan.outcome;
+    assert.ok(error instanceof DatabaseError && isConnectionError(error), String(error));
+    assert.match(error.message, /after a connection closed beside it/);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 4_000 && waited < 15_000, `given up after ${Math.round(waited)} ms`);
+    assert.equal(guard.size, 0);
+    // The driver left the orphan's bytes in that connection's write buffer, so reopening it would
+    // time out every time (connect_timeout, 2 s here): the pool was made again, and answers.
+    const reopened = performance.now();
+    assert.ok((await queries.databaseNow(db)) > 0);
+    assert.ok(performance.now() - reopened < 1500, "no connect timeout on the renewed pool");
+  },
+  { timeout: 30_000 },
+);
+
+dbTest(
+  "an orphan the driver answers with an empty result when it reopens the connection is refused",
+  async (ctx) => {
+    const client = await ctx.connect(); // installs the schema
+    await client.createQueue("orphans");
+    const { proxy, queries, db } = await proxiedPool(ctx);
+    // A claim's text is over 1 KB, so the driver writes it at once (to the dead socket) instead
+    // of buffering it, and the reopened connection starts clean.
+    const orphan = await sendAcrossReset(proxy, () =>
+      queries.claimJobs(db, "orphans", 1, "test", null),
+    );
+    const reopened = queries.databaseNow(db);
+    const error = await orphan.outcome;
+    assert.ok(error instanceof DatabaseError && isConnectionError(error), String(error));
+    assert.match(error.message, /closed before the statement ran/);
+    assert.ok((await reopened) > 0);
+  },
+  { timeout: 30_000 },
+);
+
+test("a result that names its command passes; one that does not is a connection error", () => {
+  assert.doesNotThrow(() => checkRan(Object.assign([], { command: "SELECT" })));
+  assert.throws(
+    () => checkRan(Object.assign([], { command: null })),
+    (error: Error) =>
+      isConnectionError(error) && /closed before the statement ran/.test(error.message),
+  );
+});
