@@ -40,6 +40,8 @@ interface JobRow {
   attempt: number;
   payload: ChaosPayload;
   result: ChaosResult | null;
+  /** For a job left unfinished: how long ago it was due, its lease and its errors. */
+  detail: string;
 }
 
 /** At most this many examples of each problem are listed. */
@@ -61,7 +63,15 @@ export async function verify(
   };
 
   const jobs = await sql.unsafe<JobRow[]>(
-    `select id::text, state::text, attempt, payload, result from "${schema}"._jobs where queue = $1`,
+    `select id::text, state::text, attempt, payload, result,
+            case when state <> 'completed' then concat_ws(' ',
+              'attempt ' || attempt,
+              'due ' || round(extract(epoch from now() - run_at) * 1000) || ' ms ago',
+              'leased by ' || leased_by,
+              'lease ends in ' || round(extract(epoch from lease_expires_at - now()) * 1000) || ' ms',
+              'errors ' || (select string_agg(e->>'message', ' | ') from jsonb_array_elements(errors) e))
+            else '' end as detail
+       from "${schema}"._jobs where queue = $1`,
     [QUEUE],
   );
   const byId = new Map(jobs.map((job) => [job.id, job]));
@@ -82,7 +92,9 @@ export async function verify(
   // reject, when the connection drops before the answer arrives).
   report(
     "jobs not completed",
-    jobs.filter((job) => job.state !== "completed").map((job) => `${job.id} ${job.state}`),
+    jobs
+      .filter((job) => job.state !== "completed")
+      .map((job) => `${job.id} ${job.state}: ${job.detail}`),
   );
   report(
     "jobs completed more or less than once",
