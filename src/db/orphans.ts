@@ -13,9 +13,9 @@
  * result does not: {@link checkRan}). And every statement that started shortly before a
  * connection of its pool closed is given a grace period; if it is still pending then, it is
  * rejected with a connection error, which the settler, the claimer and the other loops already
- * retry. A statement sent on a live connection is never affected by another connection's close,
- * so the only statements this can reject wrongly are ones that run longer than their grace: the
- * grace is seconds for pgwake's small statements and longer for those whose size the user picks.
+ * retry. A statement on a live connection is rejected wrongly only if it started within a second
+ * before some other connection closed and runs longer than its grace: seconds for pgwake's small
+ * statements, a minute for those whose size the user picks (src/db/queries.ts).
  */
 
 /** A close this soon after a statement started may have orphaned it (it is sub-millisecond). */
@@ -47,6 +47,8 @@ export function checkRan(result: unknown): void {
 /** Watches the statements of one pool; tell it of every connection close with {@link closed}. */
 export class OrphanGuard {
   private readonly pending = new Set<Watched>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
 
   /**
    * `onOrphan`: a statement was given up (its connection may be broken for good: src/db/pool.ts).
@@ -56,8 +58,6 @@ export class OrphanGuard {
     private readonly onOrphan: () => void = () => undefined,
     private readonly windowMs = WINDOW_MS,
   ) {}
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
 
   /**
    * Settles like `statement`, or rejects with a connection error if a connection of the pool

@@ -16,7 +16,7 @@ import {
   type QueueRow,
   type TickRow,
 } from "./rows.js";
-import { checkRan } from "./orphans.js";
+import { checkRan, connectionLost } from "./orphans.js";
 import type { Pool } from "./pool.js";
 import { arrayLiteral } from "./pool-options.js";
 import { queryBlocks, renderSql } from "./sql-files.js";
@@ -194,6 +194,24 @@ export class Queries {
   }
 
   /**
+   * Runs a statement that always answers one row, and returns that row. No row is a driver fault
+   * (in the suite, once, after connections were terminated: src/db/orphans.ts), refused as a
+   * connection error so that it is retried, not read as data.
+   */
+  private async one(db: Db, name: QueryName, params: unknown[]): Promise<unknown[]> {
+    const rows = await this.run(db, name, params);
+    if (!rows[0]) {
+      // What the driver handed back instead, to tell a lost answer from someone else's.
+      const command = (rows as { command?: unknown }).command;
+      throw toPgwakeError(
+        name,
+        connectionLost(`the statement's answer (${String(command)}) has no row`),
+      );
+    }
+    return rows[0];
+  }
+
+  /**
    * Enqueues jobs through `_enqueue`: how many were inserted, the verdict on each job that was
    * not (by id), and the writing transaction's id (which tells a rolled-back `tx` send from one
    * not yet committed). `atomic`: bad input anywhere writes nothing. Throws when the counts do
@@ -247,8 +265,7 @@ export class Queries {
   }
 
   async tickQueue(db: Db, queue: string): Promise<TickRow> {
-    const rows = await this.run(db, "tickQueue", [queue]);
-    return decodeTick(rows[0]!);
+    return decodeTick(await this.one(db, "tickQueue", [queue]));
   }
 
   /** Extends leases; returns the ids still held. */
@@ -387,13 +404,13 @@ export class Queries {
 
   /** Deletes one batch of expired jobs; `allowed` is false when another process is cleaning. */
   async deleteExpired(db: Db, limit: number): Promise<{ allowed: boolean; deleted: number }> {
-    const row = (await this.run(db, "deleteExpired", [limit]))[0]!;
+    const row = await this.one(db, "deleteExpired", [limit]);
     return { allowed: row[0] === true, deleted: Number(row[1]) };
   }
 
   /** Stores a schedule; returns its next tick (kept when the timing did not change). */
   async upsertSchedule(db: Db, s: ScheduleSettings, firstRunAt: Date): Promise<Date> {
-    const rows = await this.run(db, "upsertSchedule", [
+    const row = await this.one(db, "upsertSchedule", [
       s.name,
       s.queue,
       s.cron,
@@ -403,7 +420,7 @@ export class Queries {
       JSON.stringify(s.options),
       firstRunAt.toISOString(),
     ]);
-    return rows[0]![0] as Date;
+    return row[0] as Date;
   }
 
   async deleteSchedule(db: Db, name: string): Promise<boolean> {
@@ -412,7 +429,7 @@ export class Queries {
 
   /** The database clock, in Unix milliseconds. */
   async databaseNow(db: Db): Promise<number> {
-    return Number((await this.run(db, "databaseNow", []))[0]![0]);
+    return Number((await this.one(db, "databaseNow", []))[0]);
   }
 
   async nextScheduleIn(db: Db): Promise<number | null> {

@@ -633,7 +633,11 @@ dbTest(
     const steps = [...timings.values()].reduce((sum, t) => sum + t.count, 0);
     console.log(`# state machine: ${cases} cases, ${steps} commands run (${summary.join(", ")})`);
     // Connection errors while the client reconnects are reported as events, nothing else.
-    for (const error of errors) assert.ok(isConnectionError(error), String(error));
+    for (const error of errors) {
+      // With the cause's stack: a failure here is rare, and its origin is what matters.
+      const cause = (error as { cause?: { stack?: string } }).cause;
+      assert.ok(isConnectionError(error), `${String(error)}\ncaused by ${cause?.stack}`);
+    }
   },
   { timeout: PROPERTY_TEST_TIMEOUT },
 );
