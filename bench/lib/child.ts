@@ -214,6 +214,15 @@ async function wake(adapter: Adapter, task: Task): Promise<Outcome> {
   ]);
   clearTimeout(timer);
   const ms = performance.now() - start;
+  // The last handler has started, not necessarily acked: give the acks up to 5 s to land (after
+  // the timing) so that a library that stops without finishing them is not counted as losing one.
+  const settleBy = performance.now() + 5000;
+  while (
+    performance.now() < settleBy &&
+    (await adapter.counts()).unfinished > task.wakeJobs - tally.count
+  ) {
+    await sleep(20);
+  }
   await running.stop();
   const verified = await verifyHandled(adapter, task.wakeJobs, tally);
   return {
