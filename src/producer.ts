@@ -6,6 +6,7 @@ import type { Written } from "./sent-job.js";
 import { MAX_STATEMENT_BYTES } from "./settler.js";
 import { startSend, type SendSpan } from "./tracing.js";
 import { Coalescer } from "./util/coalescer.js";
+import { timeoutSignal } from "./util/timer.js";
 
 /** Insert statements in flight at once from one client; more sends wait and share the next one. */
 const MAX_INSERTS_IN_FLIGHT = 4;
@@ -187,7 +188,7 @@ class GiveUp {
     const signals: AbortSignal[] = [];
     if (this.job.signal) signals.push(this.job.signal);
     if (this.deadline !== undefined) {
-      signals.push(AbortSignal.timeout(Math.max(0, Math.ceil(this.deadline - performance.now()))));
+      signals.push(timeoutSignal(Math.max(0, Math.ceil(this.deadline - performance.now()))));
     }
     return signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
   }

@@ -2,6 +2,7 @@ import { LeaseLostError } from "./errors.js";
 import type { Filter } from "./options.js";
 import type { ClaimedJob, Runtime } from "./runtime.js";
 import type { Json } from "./util/json.js";
+import { timeoutSignal } from "./util/timer.js";
 
 /** A job leased to a consumer in another process (a worker calling the HTTP API). */
 export interface RemoteJob {
@@ -50,7 +51,7 @@ export class RemoteConsumer {
     const giveUp = AbortSignal.any([
       claim.signal,
       this.runtime.closing.signal,
-      AbortSignal.timeout(Math.max(1, claim.waitMs)),
+      timeoutSignal(Math.max(1, claim.waitMs)),
     ]);
     for (;;) {
       const seen = wakeups.generation(queue);

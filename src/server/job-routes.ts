@@ -3,6 +3,7 @@ import { checkDuration, checkJobId, checkOptions, checkQueueName } from "../opti
 import type { Queue } from "../queue.js";
 import { invalid as refuse, isPlainObject } from "../util/checks.js";
 import type { Json } from "../util/json.js";
+import { timeoutSignal } from "../util/timer.js";
 import { readJsonObject } from "./body.js";
 import type { ServerContext } from "./context.js";
 import { json } from "./http-error.js";
@@ -75,7 +76,7 @@ async function outcome(queue: Queue, id: string, waitMs: number, signal: AbortSi
       throw error;
     },
   );
-  const gaveUp = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
+  const gaveUp = AbortSignal.any([signal, timeoutSignal(waitMs)]);
   const timedOut = new Promise<null>((resolve) => {
     if (gaveUp.aborted) resolve(null);
     gaveUp.addEventListener("abort", () => resolve(null), { once: true });

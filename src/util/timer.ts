@@ -10,3 +10,18 @@ export function unrefTimer(callback: () => void, delayMs: number): NodeJS.Timeou
   timer.unref();
   return timer;
 }
+
+/**
+ * A signal that aborts with a `TimeoutError` after `delayMs`, without keeping the process alive.
+ * Not `AbortSignal.timeout`: Node holds that signal only weakly, so once combined with
+ * `AbortSignal.any` a garbage collection can take it before it fires, and it never does (Node 20:
+ * an HTTP `?wait=1s` that never answered, in the suite). This timer holds its controller.
+ */
+export function timeoutSignal(delayMs: number): AbortSignal {
+  const controller = new AbortController();
+  unrefTimer(
+    () => controller.abort(new DOMException("The operation timed out.", "TimeoutError")),
+    delayMs,
+  );
+  return controller.signal;
+}
