@@ -154,3 +154,15 @@ export function hookClose(sql: { options: object }, guard: OrphanGuard): () => v
     if (options.onclose === hook) options.onclose = previous;
   };
 }
+
+/**
+ * The rows of a driver result, without the empty slots postgres.js 3.4.9 can put before them.
+ * It counts a result's rows in a variable of the connection that only a statement's completion
+ * resets; when a connection breaks in the middle of an answer, the next statement on it after
+ * the reconnect stores its rows from that count on, after as many holes (seen: a tick read as no
+ * row, a worker handed undefined jobs). The holes are always leading, so one look at slot 0 finds
+ * them.
+ */
+export function compactRows<T>(rows: T[]): T[] {
+  return rows.length === 0 || 0 in rows ? rows : rows.filter(() => true);
+}

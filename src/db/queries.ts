@@ -16,7 +16,7 @@ import {
   type QueueRow,
   type TickRow,
 } from "./rows.js";
-import { checkRan, connectionLost } from "./orphans.js";
+import { checkRan, compactRows, connectionLost } from "./orphans.js";
 import type { Pool } from "./pool.js";
 import { arrayLiteral } from "./pool-options.js";
 import { queryBlocks, renderSql } from "./sql-files.js";
@@ -186,7 +186,7 @@ export class Queries {
       const grace = LARGE.has(name) ? ORPHAN_GRACE_LARGE_MS : ORPHAN_GRACE_MS;
       const rows = await (pool ? pool.orphans.watch(statement, grace) : statement);
       checkRan(rows);
-      return rows;
+      return compactRows(rows);
     } catch (error) {
       pool?.failed(error);
       throw toPgwakeError(name, error);
@@ -195,8 +195,7 @@ export class Queries {
 
   /**
    * Runs a statement that always answers one row, and returns that row. No row is a driver fault
-   * (in the suite, once, after connections were terminated: src/db/orphans.ts), refused as a
-   * connection error so that it is retried, not read as data.
+   * (src/db/orphans.ts), refused as a connection error so that it is retried, not read as data.
    */
   private async one(db: Db, name: QueryName, params: unknown[]): Promise<unknown[]> {
     const rows = await this.run(db, name, params);

@@ -52,8 +52,7 @@ dbTest(
     });
     defer(() => worker.close({ timeout: 1000 }));
     worker.on("error", (error) => {
-      // Connection errors and lost leases are expected, many. An internal one is printed: see
-      // src/worker.ts (a claim that answered empty slots, seen once here).
+      // Connection errors and lost leases are expected, many. An internal one would be news.
       if (error.message.includes("internal:")) console.log(`# worker error: ${error.message}`);
     });
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { test } from "node:test";
 import postgres from "postgres";
-import { checkRan, type OrphanGuard } from "../../src/db/orphans.js";
+import { checkRan, compactRows, type OrphanGuard } from "../../src/db/orphans.js";
 import { Pool } from "../../src/db/pool.js";
 import { Queries, type Db } from "../../src/db/queries.js";
 import { DatabaseError, isConnectionError } from "../../src/errors.js";
@@ -108,6 +108,38 @@ dbTest(
   },
   { timeout: 30_000 },
 );
+
+dbTest(
+  "the first answer after a connection broke in the middle of one has no empty slots",
+  async (ctx) => {
+    const { proxy, queries, db } = await proxiedPool(ctx);
+    // Rows 1-4,999 arrive at once; then the server sleeps, and the connection is cut meanwhile.
+    const cutShort = db
+      .unsafe(
+        "select g, case when g = 5000 then pg_sleep(2) end from generate_series(1, 10000) g",
+        [],
+      )
+      .values();
+    setTimeout(() => proxy.cutAll(), 500);
+    await assert.rejects(Promise.resolve(cutShort), (error) => isConnectionError(error));
+    // The driver would store this answer's row after 4,999 empty slots (src/db/orphans.ts).
+    assert.ok((await queries.databaseNow(db)) > 0);
+    const rows = await queries.run(db, "databaseNow", []);
+    assert.equal(rows.length, 1);
+    assert.ok(0 in rows);
+  },
+  { timeout: 30_000 },
+);
+
+test("rows after empty slots are compacted; a dense answer is returned as it is", () => {
+  const sparse: number[][] = [];
+  sparse[3] = [1];
+  sparse[4] = [2];
+  assert.deepEqual(compactRows(sparse), [[1], [2]]);
+  const dense = [[1], [2]];
+  assert.equal(compactRows(dense), dense);
+  assert.deepEqual(compactRows([]), []);
+});
 
 test("a result that names its command passes; one that does not is a connection error", () => {
   assert.doesNotThrow(() => checkRan(Object.assign([], { command: "SELECT" })));
