@@ -45,7 +45,13 @@ export type ListenerSqlFactory = (handlers: {
 const RETRY_MIN_MS = 100;
 /** A LISTEN left waiting this long after its connection closed is retried. */
 const LISTEN_GRACE_MS = 2000;
-const RETRY_MAX_MS = 5000;
+/**
+ * At most this long between attempts: no wake-up arrives until LISTEN is back, so the listener
+ * must not lag behind the pool (which reconnects within a second, src/db/pool-options.ts). With
+ * 5 s, a restart that took 5 s left workers deaf for up to 6 s after the server was back (the
+ * chaos test caught it). One attempt a second per process is nothing to a server.
+ */
+const RETRY_MAX_MS = 1000;
 
 /**
  * The client's one LISTEN connection.

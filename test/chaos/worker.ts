@@ -91,11 +91,17 @@ function heap(): { heapUsed: number; rss: number } {
 
 /** Whether the client's listener is connected (null: the health check itself did not answer). */
 async function health(): Promise<boolean | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(resolve, 5000, null)));
-  const listening = await Promise.race([client.health().then((h) => h.listening), timeout]);
-  clearTimeout(timer);
-  return listening;
+  // A fault may have ended a moment before the run settled: the listener gets 5 s to be back
+  // (it retries every second at most), as an orchestrator's health check would allow.
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(resolve, 5000, null)));
+    const listening = await Promise.race([client.health().then((h) => h.listening), timeout]);
+    clearTimeout(timer);
+    if (listening !== false || performance.now() >= deadline) return listening;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 const lines = createInterface({ input: process.stdin });
