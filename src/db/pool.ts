@@ -40,7 +40,7 @@ export class Pool {
       this.current = given;
       this.unhookClose = hookClose(given, this.orphans);
     } else {
-      this.current = make!(() => this.orphans.closed());
+      this.current = this.open();
     }
     this.db = {
       unsafe: (query, parameters, options) => this.current.unsafe(query, parameters, options),
@@ -69,8 +69,13 @@ export class Pool {
     if (!this.make || performance.now() - this.renewedAt < RENEW_AT_MOST_EVERY_MS) return;
     this.renewedAt = performance.now();
     const old = this.current;
-    this.current = this.make(() => this.orphans.closed());
+    this.current = this.open();
     this.retire(old);
+  }
+
+  /** A new pool of pgwake's own, its connection closes reported to the guard. */
+  private open(): Sql {
+    return this.make!(() => this.orphans.closed());
   }
 
   /** Ends a pool, letting its statements finish for a few seconds. */

@@ -214,23 +214,26 @@ export class Listener extends EventEmitter<ListenerEvents> {
   }
 
   private replaceConnection(): void {
-    const old = this.sql;
     this.state = "idle";
     this.emit("lost");
     this.newConnection();
-    void old?.end({ timeout: 0 }).catch(() => undefined);
     this.scheduleRetry(0);
   }
 
+  /** A connection instance of its own; the one before it, if any, is ended. */
   private newConnection(): void {
+    const old = this.sql;
     const instance = ++this.instance;
     this.sql = this.makeSql({
       onnotify: (channel, payload) => this.onNotify(channel, payload),
       onclose: () => {
+        // A replaced instance's close says nothing about the current one's LISTEN.
+        if (instance !== this.instance) return;
         this.orphans.closed();
-        if (instance === this.instance) this.onClose();
+        this.onClose();
       },
     });
+    void old?.end({ timeout: 0 }).catch(() => undefined);
   }
 
   private scheduleRetry(delayMs: number): void {
@@ -241,9 +244,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         this.emit("error", error);
         // A fresh connection for the next attempt: postgres.js 3.4.9 can leave one unable ever
         // to open again (src/db/pool.ts), and this one holds nothing worth keeping.
-        const old = this.sql;
         this.newConnection();
-        void old?.end({ timeout: 0 }).catch(() => undefined);
         this.retries++;
         const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries);
         this.scheduleRetry(backoff * (0.8 + Math.random() * 0.4));
