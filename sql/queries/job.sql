@@ -146,16 +146,27 @@ select
 -- name: heartbeatJobs
 -- One statement per process per beat: extends every lease still held; the ids not returned
 -- were lost (redelivered, cancelled or finished elsewhere).
+with input as (
+  select * from jsonb_to_recordset($1::text::jsonb) as h(id uuid, token uuid, lease_ms bigint)
+)
 update /*schema*/_jobs j
 set lease_expires_at = now() + h.lease_ms * interval '1 millisecond'
-from jsonb_to_recordset($1::text::jsonb) as h(id uuid, token uuid, lease_ms bigint)
-where j.id = h.id and j.lease_token = h.token and j.state = 'running'
+from input h
+where j.id = any (array(select id from input)) and j.id = h.id and j.lease_token = h.token
+  and j.state::text = 'running'
 returning j.id::text;
 
 -- name: completeJobs
 -- Acks, fenced by the lease token: a stale consumer's ack matches no row. The token stays on the
 -- row, so an ack retried after a connection drop sees its own earlier success (second branch)
 -- instead of reporting a lost lease.
+--
+-- The rows are found by primary key, whatever the statistics say. The state is compared as text
+-- so that no partial index (running jobs, finished jobs) can stand in for the key: after an
+-- ANALYZE that saw no running job, the planner otherwise walked every entry of the running
+-- index, dead ones included, on each ack (700 acks with 20,000 jobs held: 38.8 ms → 5.5 ms;
+-- server CPU per acked job in a drain: 13.7 → 11.7 µs). The second branch looks only at the ids
+-- the update missed. Heartbeats, nacks and releases find their rows the same way.
 with input as (
   select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid, result jsonb)
 ), done as (
@@ -165,14 +176,17 @@ with input as (
       finished_at = now(),
       lease_expires_at = null
   from input i
-  where j.id = i.id and j.lease_token = i.token and j.state = 'running'
+  where j.id = any (array(select id from input)) and j.id = i.id and j.lease_token = i.token
+    and j.state::text = 'running'
   returning j.id, j.lease_token
 )
 select id::text, lease_token::text from done
 union all
 select j.id::text, j.lease_token::text
 from input i
-join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'completed';
+join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state::text = 'completed'
+where j.id = any (array(
+  select m.id from input m where not exists (select from done d where d.id = m.id)));
 
 -- name: failJobs
 -- Nacks, fenced and idempotent like acks. Retry n waits delay * factor^(n-1), capped at the
@@ -194,6 +208,7 @@ with input as (
   from input i
   join /*schema*/_jobs j on j.id = i.id
   join /*schema*/_queues q on q.name = j.queue
+  where j.id = any (array(select id from input))
 ), done as (
   update /*schema*/_jobs j
   set state = (case when d.exhausted then 'failed'
@@ -206,7 +221,7 @@ with input as (
       lease_expires_at = null,
       errors = coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(d.error)
   from decided d
-  where j.id = d.id and j.lease_token = d.token and j.state = 'running'
+  where j.id = d.id and j.lease_token = d.token and j.state::text = 'running'
   returning j.id, j.lease_token
 )
 select id::text, lease_token::text from done
@@ -214,7 +229,9 @@ union all
 select j.id::text, j.lease_token::text
 from input i
 join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token
-where j.state in ('queued', 'scheduled', 'failed');
+where j.state::text in ('queued', 'scheduled', 'failed')
+  and j.id = any (array(
+    select m.id from input m where not exists (select from done d where d.id = m.id)));
 
 -- name: releaseJobs
 -- Jobs claimed but never handed to a handler go back as they were: the attempt is not counted
@@ -227,14 +244,17 @@ with input as (
       attempt = greatest(j.attempt - 1, 0),
       lease_expires_at = null
   from input i
-  where j.id = i.id and j.lease_token = i.token and j.state = 'running'
+  where j.id = any (array(select id from input)) and j.id = i.id and j.lease_token = i.token
+    and j.state::text = 'running'
   returning j.id, j.lease_token
 )
 select id::text, lease_token::text from done
 union all
 select j.id::text, j.lease_token::text
 from input i
-join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state = 'queued';
+join /*schema*/_jobs j on j.id = i.id and j.lease_token = i.token and j.state::text = 'queued'
+where j.id = any (array(
+  select m.id from input m where not exists (select from done d where d.id = m.id)));
 
 -- name: jobOutcomes
 -- The state of jobs someone waits on; only finished ones settle a completion handle.

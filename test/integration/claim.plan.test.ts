@@ -41,3 +41,43 @@ dbTest(
     assert.equal(after.synchronous_commit, before.synchronous_commit);
   },
 );
+
+dbTest(
+  "acks, nacks, heartbeats and releases of hundreds of held jobs read the primary key, whatever ANALYZE saw",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("held");
+    for (let i = 0; i < 10_000; i += 1000) {
+      await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
+    }
+    // Statistics that saw no running job: the running index then looks empty, and the planner
+    // used to walk all of it (every entry, dead ones included) for each batch of ids.
+    await admin.unsafe(`analyze "${schema}"._jobs`);
+    const claimed = await admin.unsafe(new Queries(schema, false).text("claimJobs"), [
+      "held",
+      5000,
+      "test",
+      null,
+    ]);
+    assert.equal(claimed.length, 5000);
+    const batch = JSON.stringify(
+      claimed.slice(0, 500).map((row) => ({
+        id: row.id as string,
+        token: row.lease_token as string,
+        lease_ms: 30_000,
+        result: null,
+        error: null,
+        delay_ms: null,
+      })),
+    );
+    for (const name of ["completeJobs", "failJobs", "heartbeatJobs", "releaseJobs"] as const) {
+      const plan = await explainQuery(admin, schema, name, [batch]);
+      assert.match(plan, /_jobs_pkey/, `${name}\n${plan}`);
+      assert.doesNotMatch(
+        plan,
+        /_jobs_running_idx|_jobs_finished_idx|_jobs_failed_idx|Seq Scan on _jobs/,
+        `${name}\n${plan}`,
+      );
+    }
+  },
+);
