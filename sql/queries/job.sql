@@ -26,8 +26,8 @@ from verdicts where status = 'inserted';
 -- `more` answers, for a claim that came back short, whether runnable jobs are left that it
 -- skipped: locked by another claim, or FOR SHARE by a send that names them in `after`, whose
 -- lock ends with no NOTIFY (the consumer then looks again soon). It counts at most one row past
--- what the claim took, in the same snapshot (where the taken rows are still queued), so it reads
--- no more than the claim did. A full claim does not ask (`more` is true: look again).
+-- what the claim took, before the update (where the taken rows are still queued), so it reads no
+-- more than the claim did. A full claim does not ask (`more` is true: look again).
 --
 -- The claim's commit does not wait for the disk (synchronous_commit off, for this transaction
 -- only): a worker starts a job one WAL flush sooner (milliseconds on a server that fsyncs). Safe
@@ -38,23 +38,33 @@ from verdicts where status = 'inserted';
 with queue as (
   select lease_ms, set_config('synchronous_commit', 'off', true)
   from /*schema*/_queues where name = $1::text
-), picked as (
+), unfiltered as materialized (
+  -- Through _claim_pick (migration 0007), planned to walk the claim index in order even when the
+  -- table's statistics are missing or stale. Not called at all for a filtered claim.
+  select p.id, p.more from /*schema*/_claim_pick($1::text, $2::integer) p
+  where $4::text is null
+), filtered as (
   select id
   from /*schema*/_jobs
-  where state = 'queued' and queue = $1::text
-    and ($4::text is null or attributes @> $4::text::jsonb)
+  where $4::text is not null and state = 'queued' and queue = $1::text
+    and attributes @> $4::text::jsonb
   order by priority desc, run_at, id
   limit $2::integer
   for update skip locked
+), picked as (
+  select id from unfiltered where id is not null
+  union all
+  select id from filtered
 ), taken as (
   select count(*)::integer as n from picked
 ), left_behind as (
   select case
+           when $4::text is null then (select bool_or(more) from unfiltered)
            when (select n from taken) >= $2::integer then true
            else (select count(*) > (select n from taken)
                  from (select 1 from /*schema*/_jobs
                        where state = 'queued' and queue = $1::text
-                         and ($4::text is null or attributes @> $4::text::jsonb)
+                         and attributes @> $4::text::jsonb
                        -- the claim's order, so the planner reads the claim's index from its head
                        order by priority desc, run_at, id
                        limit (select n from taken) + 1) runnable)

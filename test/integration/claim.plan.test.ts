@@ -14,7 +14,8 @@ dbTest(
     // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
     // used to hash every row of the table on each claim.
     const plan = await explainQuery(admin, schema, "claimJobs", ["deep", 500, "test", null]);
-    assert.match(plan, /_jobs_claim_idx/, plan);
+    // The pick itself walks _jobs_claim_idx inside _claim_pick (migration 0007).
+    assert.match(plan, /Function Scan on _claim_pick/, plan);
     assert.match(plan, /_jobs_pkey/, plan);
     assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
   },
@@ -79,5 +80,43 @@ dbTest(
         `${name}\n${plan}`,
       );
     }
+  },
+);
+
+dbTest(
+  "a claim on a table filled before its first ANALYZE walks the claim index, not every queued job",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    await client.createQueue("unanalyzed");
+    // Autovacuum would analyze the table within a minute; the claims in between are the point.
+    await admin.unsafe(`alter table "${schema}"._jobs set (autovacuum_enabled = false)`);
+    // Written by SQL, not sent: 400,000 rows is where PostgreSQL 15's planner, without
+    // statistics, turns to a bitmap scan of every queued job (it did not at 300,000).
+    await admin.unsafe(
+      `insert into "${schema}"._jobs (queue, payload)
+       select 'unanalyzed', to_jsonb(g) from generate_series(0, 399999) g`,
+    );
+    const [never] = await admin.unsafe<[{ reltuples: number }]>(
+      `select reltuples from pg_class where oid = '"${schema}"._jobs'::regclass`,
+    );
+    assert.equal(never.reltuples, -1, "the table must not have been analyzed yet");
+    const text = new Queries(schema, false).text("claimJobs");
+    // The first claim of a session also reads the catalog (planning, compiling functions).
+    await admin.unsafe(text, ["unanalyzed", 10, "test", null]);
+    const plan = await admin.unsafe(`explain (analyze, buffers, format json) ${text}`, [
+      "unanalyzed",
+      10,
+      "test",
+      null,
+    ]);
+    const top = (plan[0]!["QUERY PLAN"] as Array<{ Plan: Record<string, number> }>)[0]!.Plan;
+    const buffers = top["Shared Hit Blocks"]! + top["Shared Read Blocks"]!;
+    // Fetching and sorting all 400,000 queued jobs reads every page of the table (hundreds); the
+    // index's head and the ten rows are a few dozen.
+    assert.ok(buffers < 200, `a claim of 10 read ${buffers} buffers`);
+    const [{ running }] = await admin.unsafe<[{ running: number }]>(
+      `select count(*)::int as running from "${schema}"._jobs where state = 'running'`,
+    );
+    assert.equal(running, 20, "the warm-up and the explained claim took 10 each");
   },
 );
