@@ -118,7 +118,11 @@ function describeOutcome(o: Outcome): string {
   if (o.latency) {
     const l = o.latency;
     const f = (x: number | null): string => (x === null ? "—" : x.toFixed(1));
-    return `p50 ${f(l.p50)} p95 ${f(l.p95)} p99 ${f(l.p99)} max ${f(l.max)} ms${partial}`;
+    const load =
+      o.loadPerSecond === undefined
+        ? ""
+        : `, the load meanwhile ${Math.round(o.loadPerSecond).toLocaleString("en-US")} jobs/s`;
+    return `p50 ${f(l.p50)} p95 ${f(l.p95)} p99 ${f(l.p99)} max ${f(l.max)} ms${load}${partial}`;
   }
   const cpu = o.cpuMicrosPerJob !== undefined ? `, ${o.cpuMicrosPerJob} µs CPU/job` : "";
   return `${o.perSecond.toLocaleString("en-US")} jobs/s in ${(o.ms / 1000).toFixed(2)} s${cpu}${partial}`;

@@ -116,9 +116,13 @@ export async function underLoad(
   const { children, counts } = await readyDrainWorkers(node, task, processes, timeoutMs);
   try {
     children.forEach((child) => child.send({ type: "go" }));
+    const sum = (): number => counts.reduce((a, b) => a + b, 0);
+    // The load's own pace during the measurement: a latency under load means little without it.
+    const start = { at: performance.now(), done: sum() };
     const outcome = await measured();
-    const loadRunning = counts.reduce((a, b) => a + b, 0) < task.jobs;
-    return { ...outcome, loadRunning };
+    const loadPerSecond = ((sum() - start.done) * 1000) / (performance.now() - start.at);
+    const loadRunning = sum() < task.jobs;
+    return { ...outcome, loadPerSecond, loadRunning };
   } finally {
     children.forEach((child) => child.kill());
   }

@@ -114,6 +114,14 @@ export const METRICS: Metric[] = [
     workload: "wake-busy",
     value: (o) => o.latency?.[p],
   })),
+  {
+    id: "wake-busy-load",
+    label: "the load's pace meanwhile (the other schema's drain)",
+    unit: "jobs/s",
+    better: "higher",
+    workload: "wake-busy",
+    value: (o) => o.loadPerSecond,
+  },
   ...(["p50", "p95", "p99"] as const).map((p): Metric => ({
     id: `round-trip-${p}`,
     label: `round trip ${p} (send → producer learns it completed)`,

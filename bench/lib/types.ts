@@ -110,6 +110,8 @@ export interface Outcome {
   /** Client CPU (user + system) per job, in microseconds, summed over the worker processes. */
   cpuMicrosPerJob?: number;
   latency?: Latency;
+  /** Under load (wake-busy): the jobs per second the load drained while this was measured. */
+  loadPerSecond?: number;
   /** What was checked, in words. */
   verified: string;
 }
