@@ -19,3 +19,15 @@ export async function dropSchema(sql: Sql, schema: string): Promise<void> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** ANALYZE every table of `schema`, as autovacuum would have done to a backlog in production. */
+export async function analyzeSchema(url: string, schema: string): Promise<void> {
+  const sql = harnessSql(url);
+  try {
+    const tables = await sql<Array<{ name: string }>>`
+      select tablename as name from pg_tables where schemaname = ${schema}`;
+    for (const { name } of tables) await sql.unsafe(`analyze ${ident(schema)}.${ident(name)}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
