@@ -102,7 +102,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   readonly maxPayloadBytes: number;
   /** Aborts when the client starts closing: consumers stop, waits end. */
   readonly closing = new AbortController();
-  private readonly pool: Pool;
+  /** The pool statements run on (tests look at it). */
+  readonly pool: Pool;
   private readonly held = new Map<string, AnyJob>();
   private readonly settler: Settler;
   private readonly claims: Claims;

@@ -27,19 +27,22 @@ export class Pool {
   private renewedAt = -Infinity;
   private readonly unhookClose: () => void = () => undefined;
 
+  /** Makes a pool of pgwake's own; undefined when the pool is the user's. */
+  private readonly make: ((onclose: () => void) => Sql) | undefined;
+
   /**
-   * `make`: a new pool, calling `onclose` whenever one of its connections closes; undefined
-   * when the pool is `given` by the user.
+   * `given`: the user's pool, used as it is. Otherwise `make` makes one, calling `onclose`
+   * whenever one of its connections closes (and again whenever it is replaced).
    */
-  constructor(
-    given: Sql | undefined,
-    private readonly make?: (onclose: () => void) => Sql,
-  ) {
+  constructor(given: Sql | undefined, make: (onclose: () => void) => Sql) {
     this.orphans = new OrphanGuard(() => this.renew());
     if (given) {
+      // The user's pool: watched, never replaced, and left open when pgwake closes.
+      this.make = undefined;
       this.current = given;
       this.unhookClose = hookClose(given, this.orphans);
     } else {
+      this.make = make;
       this.current = this.open();
     }
     this.db = {

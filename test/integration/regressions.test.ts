@@ -220,3 +220,20 @@ dbTest(
     assert.equal(await within(ran.promise, 5000, "the job to run once the lock ended"), "parent");
   },
 );
+
+dbTest(
+  "a pool the user passes stays theirs: never replaced, and open after the client closes",
+  async ({ pool, connect }) => {
+    const { sql } = pool();
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue<number>("borrowed");
+    await q.send(1);
+    // What pgwake does to a pool of its own that may be broken for good: here, nothing.
+    const runtime = Client.runtimeOf(client);
+    runtime.pool.failed({ code: "CONNECT_TIMEOUT" });
+    assert.equal(runtime.sql, sql, "the user's pool was replaced");
+    await client.close();
+    const [row] = await sql<[{ one: number }]>`select 1 as one`;
+    assert.equal(row.one, 1, "the user's pool was ended by client.close()");
+  },
+);
