@@ -17,13 +17,28 @@ export interface OptionSpec {
   description: string;
 }
 
-/** `--url` and `--schema`, taken by every command that talks to the database. */
+/** How to reach the database, taken by every command that talks to it. */
 export const DATABASE_OPTIONS: OptionSpec[] = [
   { name: "url", value: "URL", description: "the database (default: DATABASE_URL)" },
   {
     name: "schema",
     value: "NAME",
     description: 'the schema pgwake lives in (default: PGWAKE_SCHEMA, else "pgwake")',
+  },
+  {
+    name: "listen-url",
+    value: "URL",
+    description:
+      "a direct connection to PostgreSQL for LISTEN, when --url goes through a transaction pooler (default: PGWAKE_LISTEN_URL)",
+  },
+  {
+    name: "no-listen",
+    description: "no LISTEN connection at all: find work and completions by polling (poll mode)",
+  },
+  {
+    name: "no-prepare",
+    description:
+      "no prepared statements, for poolers that cannot keep them (PgBouncer before 1.21 in transaction mode; also PGWAKE_PREPARE=false)",
   },
 ];
 

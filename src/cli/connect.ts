@@ -1,8 +1,8 @@
 import { openClient, type Client } from "../client.js";
-import { PgwakeError } from "../errors.js";
+import { NotificationsLostError, PgwakeError } from "../errors.js";
 import { normaliseConnect, type ClientSettings } from "../options.js";
 import type { Args } from "./args.js";
-import { CliError, type CliIo } from "./command.js";
+import { CliError, UsageError, type CliIo } from "./command.js";
 
 /** How a command connects; the defaults suit a short command (no migrations, a small pool). */
 export interface CliConnectOptions {
@@ -18,22 +18,47 @@ export interface CliConnectOptions {
   pollInterval?: false | string;
 }
 
-/** The client settings from `--url` / `DATABASE_URL` and `--schema` / `PGWAKE_SCHEMA`. */
+/**
+ * The client settings from `--url` / `DATABASE_URL`, `--schema` / `PGWAKE_SCHEMA`, `--listen-url`
+ * / `PGWAKE_LISTEN_URL`, `--no-listen` and `--no-prepare` / `PGWAKE_PREPARE=false`.
+ */
 export function cliSettings(
   args: Args,
   io: CliIo,
   options: CliConnectOptions = {},
 ): ClientSettings {
+  const pollMode = args.flag("no-listen");
+  const listenUrl = args.string("listen-url");
+  if (pollMode && listenUrl !== undefined) {
+    throw new UsageError(
+      "--no-listen and --listen-url contradict each other: give --listen-url for wake-ups by NOTIFY, or --no-listen to poll",
+    );
+  }
   return normaliseConnect(
     {
       url: options.url ?? args.string("url"),
       schema: options.schema ?? args.string("schema"),
       migrate: options.migrate ?? false,
       max: options.max ?? 2,
-      pollInterval: options.pollInterval ?? false,
+      // In poll mode polling is how anything is found: the library's default pace (1 s).
+      pollInterval: pollMode ? undefined : (options.pollInterval ?? false),
+      listenUrl: pollMode ? false : (listenUrl ?? nonEmpty(io.env.PGWAKE_LISTEN_URL)),
+      prepare: !(args.flag("no-prepare") || envFalse(io.env.PGWAKE_PREPARE, "PGWAKE_PREPARE")),
     },
     io.env,
   );
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** Whether an environment switch says false; anything but true/false/1/0/empty is refused. */
+function envFalse(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === "") return false;
+  if (/^(false|0)$/i.test(value)) return true;
+  if (/^(true|1)$/i.test(value)) return false;
+  throw new UsageError(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 /**
@@ -52,7 +77,7 @@ export async function withClient<T>(
 ): Promise<T> {
   const settings = cliSettings(args, io, options);
   const client = await openClient(settings).catch((error: unknown) => {
-    throw outdated(error, settings.schema) ?? error;
+    throw inCliTerms(error, settings.schema);
   });
   try {
     return await fn(client);
@@ -61,7 +86,23 @@ export async function withClient<T>(
   }
 }
 
-/** The library says how to migrate in API terms; on the command line, say it in CLI terms. */
+/** The library gives its advice in API terms (listenUrl, migrate); say it in CLI terms. */
+export function inCliTerms(error: unknown, schema: string): unknown {
+  if (error instanceof NotificationsLostError) {
+    const why =
+      /, so workers and completion handles would never be woken: (.*?)\. Connect with/.exec(
+        error.message,
+      )?.[1];
+    return new CliError(
+      `the LISTEN connection did not receive a test NOTIFY sent through --url${why ? `: ${why}` : ""}. ` +
+        `Give --listen-url (or PGWAKE_LISTEN_URL) a direct connection to the same database, ` +
+        `keeping --url on the pooler, or pass --no-listen to poll instead`,
+      { cause: error },
+    );
+  }
+  return outdated(error, schema) ?? error;
+}
+
 function outdated(error: unknown, schema: string): CliError | undefined {
   if (!(error instanceof PgwakeError) || error.code !== "SCHEMA_OUTDATED") return undefined;
   const version = /at migration (\d+)/.exec(error.message)?.[1];

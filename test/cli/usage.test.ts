@@ -57,6 +57,10 @@ test("bad command lines exit with 2 and one line that points to --help", async (
       /--data-dir and --pg-port are for the embedded database/,
     ],
     [["create-queue", "q", "--backoff-factor", "x"], /^pgwake: --backoff-factor takes a number/],
+    [
+      ["queues", "--no-listen", "--listen-url", "postgres://x@127.0.0.1/x"],
+      /^pgwake: --no-listen and --listen-url contradict each other/,
+    ],
   ];
   for (const [argv, message] of cases) {
     const result = await cli(argv);
@@ -123,4 +127,12 @@ test("tables align columns, right-align numbers and show nothing as -", () => {
   ]);
   assert.equal(time(new Date("2026-11-29T19:30:01.123Z")), "2026-11-29T19:30:01Z");
   assert.equal(json({ text: "x".repeat(50) }, 20), '{"text":"xxxxxxxxxx…');
+});
+
+test("PGWAKE_PREPARE must say true or false", async () => {
+  const result = await cli(["queues", "--url", "postgres://x@127.0.0.1:1/x"], {
+    PGWAKE_PREPARE: "maybe",
+  });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^pgwake: PGWAKE_PREPARE must be true or false, got "maybe"/);
 });

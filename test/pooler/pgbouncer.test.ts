@@ -11,6 +11,7 @@ import postgres from "postgres";
 import { connect, NotificationsLostError, type ConnectOptions } from "../../src/index.js";
 import { databaseUrl, dbTest, until, within, type DbContext } from "../helpers/db.js";
 import { exerciseQueueFlow } from "../helpers/queue-flow.js";
+import { cli } from "../cli/capture.js";
 import { startPgbouncer, type Bouncer } from "./pgbouncer.js";
 
 let bouncer: Bouncer;
@@ -154,6 +155,54 @@ dbTest(
     const worker = await pooledClient(ctx, options);
     await exerciseQueueFlow(producer, worker);
     assert.deepEqual(await worker.health(), { ok: true, database: true, listening: false });
+  },
+  { timeout: 120_000 },
+);
+
+dbTest(
+  "the CLI through PgBouncer: --no-prepare with --listen-url, and --no-listen",
+  async (ctx) => {
+    const worker = await ctx.connect();
+    const q = await worker.createQueue<number, number>("cli-pooled");
+    q.work(async (job) => job.payload * 2);
+    const env = { PGWAKE_SCHEMA: ctx.schema };
+    const pooled = ["--url", bouncer.url, "--no-prepare"];
+    const listening = await within(
+      cli(["send", "cli-pooled", "21", "--wait", ...pooled, "--listen-url", ctx.url], env),
+      60_000,
+      "pgwake send --wait with --listen-url",
+    );
+    assert.equal(listening.code, 0, listening.stderr);
+    assert.match(listening.stdout, /^42$/m);
+    // The environment's switches say the same as the flags.
+    const fromEnv = await within(
+      cli(["send", "cli-pooled", "1", "--wait", "--url", bouncer.url], {
+        ...env,
+        PGWAKE_LISTEN_URL: ctx.url,
+        PGWAKE_PREPARE: "false",
+      }),
+      60_000,
+      "pgwake send --wait with PGWAKE_LISTEN_URL and PGWAKE_PREPARE",
+    );
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout, /^2$/m);
+    const polling = await within(
+      cli(["send", "cli-pooled", "5", "--wait", ...pooled, "--no-listen"], env),
+      60_000,
+      "pgwake send --wait with --no-listen",
+    );
+    assert.equal(polling.code, 0, polling.stderr);
+    assert.match(polling.stdout, /^10$/m);
+    // The mistake: LISTEN through the pooler is refused with the advice.
+    const lost = await within(
+      cli(["queues", ...pooled], env),
+      60_000,
+      "pgwake queues with LISTEN through PgBouncer",
+    );
+    assert.equal(lost.code, 1);
+    assert.match(lost.stderr, /goes through a connection pooler/);
+    assert.match(lost.stderr, /Give --listen-url \(or PGWAKE_LISTEN_URL\) a direct connection/);
+    assert.match(lost.stderr, /--no-listen/);
   },
   { timeout: 120_000 },
 );

@@ -5,7 +5,7 @@ import type { Queue } from "../../queue.js";
 import { quoteIdentifier } from "../../db/identifiers.js";
 import { JSON_OPTION } from "../args.js";
 import { CliError, type Command } from "../command.js";
-import { cliSettings } from "../connect.js";
+import { cliSettings, inCliTerms } from "../connect.js";
 import { millis, prettyJson } from "../format.js";
 import { onInterrupt } from "../signals.js";
 import { table } from "../table.js";
@@ -76,7 +76,9 @@ export const benchCommand: Command = {
     const interrupt = onInterrupt(io);
     let client: Client | undefined;
     try {
-      client = await openClient(settings);
+      client = await openClient(settings).catch((error: unknown) => {
+        throw inCliTerms(error, settings.schema);
+      });
       const stop = interrupt.signal;
       const version = await serverVersion(client);
       const queue = await client.createQueue<Payload, null>("bench");

@@ -3,7 +3,7 @@ import type { RunningServer } from "../../server/node.js";
 import { startServer } from "../../server/start.js";
 import type { Args } from "../args.js";
 import { CliError, oneLine, UsageError, type CliIo, type Command } from "../command.js";
-import { cliSettings } from "../connect.js";
+import { cliSettings, inCliTerms } from "../connect.js";
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_PG_PORT,
@@ -130,7 +130,9 @@ async function startAll(
     max: 10,
     pollInterval: "30s",
   });
-  const client = await openClient(settings);
+  const client = await openClient(settings).catch((error: unknown) => {
+    throw inCliTerms(error, settings.schema);
+  });
   started.push(() => client.close({ timeout: "5s" }));
   // Once stopping, connections ending (Ctrl+C reaches the embedded server too) are expected.
   client.on("error", (error) => {
