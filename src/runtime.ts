@@ -1,12 +1,14 @@
 import { EventEmitter } from "eventemitter3";
 import postgres from "postgres";
-import type { ConsumerHost } from "./claimer.js";
+import { sleep, type ConsumerHost } from "./claimer.js";
 import { Claims } from "./claims.js";
 import { Completions } from "./completions.js";
 import {
   ClientClosedError,
+  isConnectionError,
   JobCancelledError,
   LeaseLostError,
+  NotificationsLostError,
   toPgwakeError,
   type PgwakeError,
 } from "./errors.js";
@@ -81,6 +83,9 @@ const PING_TIMEOUT_MS = 10_000;
  * does not work (a transaction pooler) fails connect.
  */
 const PROBE_TIMEOUT_MS = 10_000;
+/** After a reconnect, how often the probe is retried while the pool itself is not back. */
+const REPROBE_ATTEMPTS = 10;
+const REPROBE_RETRY_MS = 1000;
 /** In poll mode, how often schedules and retention are read again (the safety poll's default). */
 const POLL_MODE_SLOW_REFRESH_MS = 30_000;
 
@@ -105,6 +110,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   /** The pool statements run on (tests look at it). */
   readonly pool: Pool;
   private readonly held = new Map<string, AnyJob>();
+  /** A probe of the listener after a reconnect is under way (src/runtime.ts, reprobe). */
+  private reprobing = false;
   private readonly settler: Settler;
   private readonly claims: Claims;
   private readonly heartbeat: Heartbeat;
@@ -557,9 +564,47 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   }
 
   private onListen(epoch: number): void {
-    if (epoch > 1) this.emit("listener:reconnect", { epoch });
+    if (epoch <= 1) return; // the first LISTEN is proven by listen()
+    this.emit("listener:reconnect", { epoch });
     // Anything may have happened while we were not listening: look again.
-    if (epoch > 1) this.safetyCheck(false);
+    this.safetyCheck(false);
+    void this.reprobe();
+  }
+
+  /**
+   * After a reconnect, proves again that notifications reach the listener, as connect did: the
+   * new connection may go somewhere they do not (a failover that moved the pool but not the
+   * listen URL, a listen URL that now reaches a transaction pooler). When the probe does not
+   * arrive, a NotificationsLostError is reported and the listener takes a new connection (and is
+   * probed again); meanwhile the safety poll is what finds work. One probe at a time.
+   */
+  private async reprobe(): Promise<void> {
+    if (this.reprobing) return;
+    this.reprobing = true;
+    try {
+      for (let attempt = 1; !this.closing.signal.aborted; attempt++) {
+        try {
+          await this.listener.verify(
+            (token) => this.queries.notifyProbe(this.db, token),
+            PROBE_TIMEOUT_MS,
+            this.closing.signal,
+          );
+          return;
+        } catch (error) {
+          if (this.closing.signal.aborted) return;
+          // The pool is not back yet (the same outage took both down): try again shortly.
+          if (isConnectionError(error) && attempt < REPROBE_ATTEMPTS) {
+            await sleep(REPROBE_RETRY_MS, this.closing.signal);
+            continue;
+          }
+          this.reportError(error);
+          if (error instanceof NotificationsLostError) this.listener.reconnect();
+          return;
+        }
+      }
+    } finally {
+      this.reprobing = false;
+    }
   }
 
   private safetyCheck(ping = true): void {

@@ -131,7 +131,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
    * this rejects with a NotificationsLostError that says what to change. A reconnect while
    * waiting sends the probe again, since one sent while not listening is lost.
    */
-  async verify(sendProbe: (token: string) => Promise<unknown>, timeoutMs: number): Promise<void> {
+  async verify(
+    sendProbe: (token: string) => Promise<unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const token = randomUUID();
     const arrival = new Promise<"arrived">((resolve) =>
       this.probes.set(token, () => resolve("arrived")),
@@ -139,6 +143,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const deadline = performance.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let onListen = (): void => undefined;
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<"aborted">((resolve) => {
+      onAbort = () => resolve("aborted");
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
     try {
       for (;;) {
         const relisten = new Promise<"relisten">((resolve) => {
@@ -149,15 +159,16 @@ export class Listener extends EventEmitter<ListenerEvents> {
         const timeout = new Promise<"timeout">((resolve) => {
           timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - performance.now()));
         });
-        const outcome = await Promise.race([arrival, relisten, timeout]);
+        const outcome = await Promise.race([arrival, relisten, timeout, aborted]);
         clearTimeout(timer);
         this.off("listen", onListen);
-        if (outcome === "arrived" || this.stopped) return;
+        if (outcome === "arrived" || outcome === "aborted" || this.stopped) return;
         if (outcome === "timeout") break;
       }
     } finally {
       clearTimeout(timer);
       this.off("listen", onListen);
+      signal?.removeEventListener("abort", onAbort);
       this.probes.delete(token);
     }
     throw new NotificationsLostError(timeoutMs, await this.backendPids());
@@ -211,6 +222,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.state = "idle";
     this.emit("lost");
     this.scheduleRetry(0);
+  }
+
+  /** Drops the connection and LISTENs on a new one (its notifications were found not to arrive). */
+  reconnect(): void {
+    if (this.stopped || this.state !== "listening") return;
+    this.replaceConnection();
   }
 
   private replaceConnection(): void {

@@ -12,7 +12,7 @@ export class TcpProxy {
   mode: ProxyMode = "pass";
 
   private constructor(
-    private readonly target: { host: string; port: number },
+    private target: { host: string; port: number },
     server?: net.Server,
   ) {
     this.server = server ?? net.createServer((client) => this.accept(client));
@@ -31,6 +31,11 @@ export class TcpProxy {
   /** Connections open through the proxy right now. */
   get connections(): number {
     return this.pairs.size;
+  }
+
+  /** New connections go to `target` from now on (a failover, a DNS change); open ones stay. */
+  retarget(target: { host: string; port: number }): void {
+    this.target = target;
   }
 
   /** Resets every open connection, as a dropped network or a killed server would. */

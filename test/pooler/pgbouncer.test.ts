@@ -11,7 +11,9 @@ import postgres from "postgres";
 import { connect, NotificationsLostError, type ConnectOptions } from "../../src/index.js";
 import { databaseUrl, dbTest, until, within, type DbContext } from "../helpers/db.js";
 import { exerciseQueueFlow } from "../helpers/queue-flow.js";
+import { Client } from "../../src/client.js";
 import { cli } from "../cli/capture.js";
+import { TcpProxy } from "../helpers/tcp-proxy.js";
 import { startPgbouncer, type Bouncer } from "./pgbouncer.js";
 
 let bouncer: Bouncer;
@@ -155,6 +157,55 @@ dbTest(
     const worker = await pooledClient(ctx, options);
     await exerciseQueueFlow(producer, worker);
     assert.deepEqual(await worker.health(), { ok: true, database: true, listening: false });
+  },
+  { timeout: 120_000 },
+);
+
+dbTest(
+  "a listener that reconnects to where notifications do not reach is probed again, reported and replaced",
+  async (ctx) => {
+    // The listen URL leads to PostgreSQL at connect, and to the pooler after a "failover".
+    const direct = new URL(ctx.url);
+    const proxy = await TcpProxy.start({
+      host: direct.hostname,
+      port: Number(direct.port || 5432),
+    });
+    ctx.defer(() => proxy.close());
+    const listenUrl = new URL(ctx.url);
+    listenUrl.hostname = "127.0.0.1";
+    listenUrl.port = String(proxy.port);
+    const client = await pooledClient(ctx, {
+      url: ctx.url,
+      listenUrl: listenUrl.toString(),
+      name: "reprobed",
+    });
+    const errors: unknown[] = [];
+    client.on("error", (error) => errors.push(error));
+    const bouncerUrl = new URL(bouncer.url);
+    proxy.retarget({ host: bouncerUrl.hostname, port: Number(bouncerUrl.port) });
+    const reconnected = new Promise<void>((resolve) =>
+      Client.runtimeOf(client).once("listener:reconnect", () => resolve()),
+    );
+    proxy.cutAll();
+    await within(reconnected, 30_000, "the listener to reconnect");
+    await until(
+      async () => errors.some((error) => error instanceof NotificationsLostError),
+      30_000,
+      "the probe after the reconnect to be reported lost",
+    );
+    const lost = errors.find((error) => error instanceof NotificationsLostError)!;
+    assert.equal((lost as NotificationsLostError).throughPooler, true);
+    // Pointed back at PostgreSQL, the next connection's probe arrives: health says listening.
+    proxy.retarget({ host: direct.hostname, port: Number(direct.port || 5432) });
+    proxy.cutAll();
+    await until(
+      async () => (await client.health()).listening,
+      30_000,
+      "the listener to be back on PostgreSQL",
+    );
+    const q = await client.createQueue<number, number>("reprobed");
+    q.work(async (job) => job.payload + 1);
+    assert.equal(await within(q.send(1).completed, 30_000, "a job after the failover"), 2);
   },
   { timeout: 120_000 },
 );
