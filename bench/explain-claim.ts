@@ -43,11 +43,11 @@ import {
   type Conn,
   type Param,
 } from "./lib/explain-kit.js";
-import * as prettier from "prettier";
 import { quoteIdentifier } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
 import { Queries, type QueryName } from "../src/db/queries.js";
 import { migrationFiles, renderSql } from "../src/db/sql-files.js";
+import { writeFormatted } from "./lib/formatted.ts";
 
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const KEEP = process.env.KEEP === "1";
@@ -1195,9 +1195,7 @@ async function main(): Promise<void> {
       writeFileSync(SUMMARY, `${JSON.stringify(summary(version, settings), null, 2)}\n`);
       log(`wrote ${SUMMARY}`);
     }
-    // Formatted as `npm run lint` (prettier --check .) expects.
-    const config = await prettier.resolveConfig(OUT);
-    writeFileSync(OUT, await prettier.format(doc, { ...config, filepath: OUT }));
+    await writeFormatted(OUT, doc);
     log(`\nwrote ${OUT} (run took ${minutes.toFixed(1)} min)`);
   } finally {
     conn.release();

@@ -16,7 +16,6 @@
  *   KEEP=1           keep the schema
  *   EXPLAIN_OUTPUT   write the report here instead of docs/operator-explain.md
  */
-import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -34,10 +33,10 @@ import {
   type Conn,
   type Param,
 } from "./lib/explain-kit.js";
-import * as prettier from "prettier";
 import { quoteIdentifier, quoteLiteral } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
 import { Queries, type Db } from "../src/db/queries.js";
+import { writeFormatted } from "./lib/formatted.ts";
 
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const KEEP = process.env.KEEP === "1";
@@ -545,9 +544,7 @@ async function main(): Promise<void> {
       stats: [before, after],
       minutes,
     });
-    // Formatted as `npm run lint` (prettier --check .) expects.
-    const config = await prettier.resolveConfig(OUT);
-    writeFileSync(OUT, await prettier.format(doc, { ...config, filepath: OUT }));
+    await writeFormatted(OUT, doc);
     log(`\nwrote ${OUT} (run took ${minutes.toFixed(1)} min)`);
   } finally {
     conn.release();

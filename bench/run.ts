@@ -23,7 +23,7 @@
  *   BENCH_PGWAKE      measure the pgwake built in this directory (its dist/) instead of ../dist;
  *                     BENCH_PGWAKE_COMMIT names its commit in the report
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
@@ -43,6 +43,7 @@ import {
   type Workload,
 } from "./lib/types.ts";
 import { SETTINGS_DESCRIPTION } from "./lib/settings.ts";
+import { writeFormatted } from "./lib/formatted.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -313,20 +314,11 @@ async function write(report: Report, date: string): Promise<void> {
     : join(BENCH_DIR, "results", `${date}${quick ? "-quick" : ""}`);
   mkdirSync(dirname(base), { recursive: true });
   // A latency percentile not reached within the cap is a median of Infinity: say so in the JSON.
-  let json =
+  const json =
     JSON.stringify(report, (_, value: unknown) => (value === Infinity ? "not reached" : value), 2) +
     "\n";
-  let md = markdown(report);
-  try {
-    const prettier = await import("prettier");
-    const config = (await prettier.resolveConfig(`${base}.md`)) ?? {};
-    json = await prettier.format(json, { ...config, parser: "json" });
-    md = await prettier.format(md, { ...config, parser: "markdown" });
-  } catch {
-    // prettier is the repository's dev dependency; without it the files are written as they are
-  }
-  writeFileSync(`${base}.json`, json);
-  writeFileSync(`${base}.md`, md);
+  await writeFormatted(`${base}.json`, json);
+  const md = await writeFormatted(`${base}.md`, markdown(report));
   console.log(`\n${md}\nbench: wrote ${base}.json and ${base}.md`);
 }
 

@@ -13,11 +13,12 @@
  * SQL (generate_series), then VACUUM ANALYZE, as a long-running table would be.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { connect } from "../src/index.js";
 import { Queries, type Db, type LeaseRef } from "../src/db/queries.js";
+import { writeFormatted } from "./lib/formatted.ts";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const QUEUED = Number(process.env.SCALE_QUEUED ?? 1_000_000);
@@ -193,7 +194,7 @@ const table = [
 console.log(`\n${table}`);
 const out = fileURLToPath(new URL("./results/", import.meta.url));
 mkdirSync(out, { recursive: true });
-writeFileSync(
+await writeFormatted(
   `${out}scale-${new Date().toISOString().slice(0, 10)}.md`,
   `# bench/scale.ts, PostgreSQL ${version}\n\nJOBS=${JOBS} QUEUED=${QUEUED} FINISHED=${FINISHED}\n\n${table}\n`,
 );
