@@ -3,7 +3,9 @@
  * Run by `npm run test:pooler`, not by `npm test`: a fresh machine has no PgBouncer.
  *
  * Debian's PgBouncer (1.18) cannot keep prepared statements in transaction mode (that came with
- * `max_prepared_statements` in 1.21), so the pooled clients here use `prepare: false`.
+ * `max_prepared_statements` in 1.21), so the pooled clients here use `prepare: false` with it.
+ * PGWAKE_PGBOUNCER=/path/to/pgbouncer runs the file against another build; from 1.21 on, the
+ * config sets max_prepared_statements and the main flow keeps prepared statements on.
  */
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
@@ -20,6 +22,9 @@ let bouncer: Bouncer;
 
 before(async () => {
   bouncer = await startPgbouncer(databaseUrl(), "transaction");
+  console.log(
+    `# ${bouncer.version}, transaction mode; prepared statements ${bouncer.keepsPrepared ? "kept (max_prepared_statements)" : "not kept: clients use prepare: false"}`,
+  );
 });
 
 after(async () => {
@@ -49,9 +54,10 @@ dbTest("the test's PgBouncer really pools: its connections are not server proces
 });
 
 dbTest(
-  "through PgBouncer (prepare: false) with a direct listenUrl: every wait ends, nothing lost",
+  "through PgBouncer with a direct listenUrl: every wait ends, nothing lost",
   async (ctx) => {
-    const options = { url: bouncer.url, listenUrl: ctx.url, prepare: false };
+    // Prepared statements stay on where the PgBouncer can keep them (1.21+, PGWAKE_PGBOUNCER).
+    const options = { url: bouncer.url, listenUrl: ctx.url, prepare: bouncer.keepsPrepared };
     const producer = await pooledClient(ctx, options);
     const worker = await pooledClient(ctx, options);
     await exerciseQueueFlow(producer, worker);

@@ -14,20 +14,40 @@ import { until } from "../helpers/db.js";
 export interface Bouncer {
   /** The same database and credentials as the run's URL, through PgBouncer. */
   url: string;
+  /** `PgBouncer 1.18.0`, as the binary says. */
+  version: string;
+  /**
+   * Whether it keeps prepared statements in transaction mode (1.21 and later, with
+   * `max_prepared_statements`, which the config then sets): clients may leave `prepare` on.
+   */
+  keepsPrepared: boolean;
   /** PgBouncer's log so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
 }
 
-/** Finds the binary: on PATH, or where Debian puts it (/usr/sbin is not on every PATH). */
-function pgbouncerBinary(): string {
-  for (const candidate of ["pgbouncer", "/usr/sbin/pgbouncer"]) {
-    if (spawnSync(candidate, ["--version"]).status === 0) return candidate;
+/**
+ * Finds the binary and its version: PGWAKE_PGBOUNCER (another build, say a newer PgBouncer built
+ * from source), else on PATH, else where Debian puts it (/usr/sbin is not on every PATH).
+ */
+function pgbouncerBinary(): { binary: string; version: string } {
+  const given = process.env.PGWAKE_PGBOUNCER;
+  for (const candidate of given ? [given] : ["pgbouncer", "/usr/sbin/pgbouncer"]) {
+    const run = spawnSync(candidate, ["--version"], { encoding: "utf8" });
+    if (run.status === 0) return { binary: candidate, version: run.stdout.split("\n")[0]!.trim() };
   }
   throw new Error(
-    "the pooler tests need PgBouncer and none is installed: apt-get install -y pgbouncer " +
-      "(.ci/run does this), then npm run test:pooler",
+    given
+      ? `PGWAKE_PGBOUNCER=${given} does not run (${given} --version failed)`
+      : "the pooler tests need PgBouncer and none is installed: apt-get install -y pgbouncer " +
+          "(.ci/run does this), then npm run test:pooler",
   );
+}
+
+/** PgBouncer 1.21 added `max_prepared_statements`, which keeps them in transaction mode. */
+function keepsPrepared(version: string): boolean {
+  const [major = 0, minor = 0] = (/(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  return major > 1 || (major === 1 && minor >= 21);
 }
 
 function freePort(): Promise<number> {
@@ -69,7 +89,8 @@ export async function startPgbouncer(
   databaseUrl: string,
   poolMode: "transaction" | "session" = "transaction",
 ): Promise<Bouncer> {
-  const binary = pgbouncerBinary();
+  const { binary, version } = pgbouncerBinary();
+  const prepared = keepsPrepared(version);
   const target = new URL(databaseUrl);
   const database = decodeURIComponent(target.pathname.slice(1)) || "postgres";
   const user = decodeURIComponent(target.username) || "postgres";
@@ -100,6 +121,7 @@ export async function startPgbouncer(
       "max_client_conn = 500",
       // postgres.js sends no such parameter, but other drivers do; harmless either way.
       "ignore_startup_parameters = extra_float_digits",
+      ...(prepared ? ["max_prepared_statements = 200"] : []),
       `logfile = ${join(dir, "pgbouncer.log")}`,
       `pidfile = ${join(dir, "pgbouncer.pid")}`,
       "",
@@ -137,6 +159,8 @@ export async function startPgbouncer(
   url.port = String(port);
   const bouncer: Bouncer = {
     url: url.toString(),
+    version,
+    keepsPrepared: prepared,
     log,
     async stop() {
       if (!exited) child.kill("SIGTERM");
