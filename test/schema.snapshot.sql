@@ -138,4 +138,4 @@ function _utf16_length(s text) md5 0f68cbca04fef30fd62007893acfc3de
 function send(queue text, payload jsonb, options jsonb) md5 eb6b0b1cce0bada69ef65c9e9709b57f
 function uuid_v7() md5 9c0a3aa2c1ddb184ec068836316c5196
 enum job_state (waiting, scheduled, queued, running, completed, failed, cancelled)
-options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02
+options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02, autovacuum_vacuum_cost_delay=0
