@@ -110,7 +110,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   /** The pool statements run on (tests look at it). */
   readonly pool: Pool;
   private readonly held = new Map<string, AnyJob>();
-  /** A probe of the listener after a reconnect is under way (src/runtime.ts, reprobe). */
+  /** A probe of the listener after a reconnect is under way (see reprobe). */
   private reprobing = false;
   private readonly settler: Settler;
   private readonly claims: Claims;
