@@ -86,6 +86,8 @@ const PROBE_TIMEOUT_MS = 10_000;
 /** After a reconnect, how often the probe is retried while the pool itself is not back. */
 const REPROBE_ATTEMPTS = 10;
 const REPROBE_RETRY_MS = 1000;
+/** How long after a reconnect the probe waits for the pool to settle. */
+const REPROBE_DELAY_MS = 2000;
 /** In poll mode, how often schedules and retention are read again (the safety poll's default). */
 const POLL_MODE_SLOW_REFRESH_MS = 30_000;
 
@@ -582,6 +584,11 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     if (this.reprobing) return;
     this.reprobing = true;
     try {
+      // Not at once: the listener is back as soon as the server is, while the pool's connections
+      // are still reopening, and a statement sent into that moment is the kind postgres.js can
+      // strand (src/db/orphans.ts). The probe is not urgent; the safety check above already
+      // looked for missed work.
+      await sleep(REPROBE_DELAY_MS, this.closing.signal);
       for (let attempt = 1; !this.closing.signal.aborted; attempt++) {
         try {
           await this.listener.verify(
