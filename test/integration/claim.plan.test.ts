@@ -1,16 +1,23 @@
 import assert from "node:assert/strict";
 import { Queries } from "../../src/db/queries.js";
-import { dbTest, explainQuery } from "../helpers/db.js";
+import { dbTest, explainQuery, type DbContext } from "../helpers/db.js";
+
+/** 10,000 jobs queued in `queue`, then ANALYZE: statistics that see them all queued. */
+async function analyzedBacklog(
+  { connect, admin, schema }: Pick<DbContext, "connect" | "admin" | "schema">,
+  queue: string,
+): Promise<void> {
+  const q = await (await connect()).createQueue(queue);
+  for (let i = 0; i < 10_000; i += 1000) {
+    await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
+  }
+  await admin.unsafe(`analyze "${schema}"._jobs`);
+}
 
 dbTest(
   "a claim of hundreds of jobs reads the primary key for them, never the whole table",
   async ({ connect, admin, schema }) => {
-    const client = await connect();
-    const q = await client.createQueue("deep");
-    for (let i = 0; i < 10_000; i += 1000) {
-      await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
-    }
-    await admin.unsafe(`analyze "${schema}"._jobs`);
+    await analyzedBacklog({ connect, admin, schema }, "deep");
     // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
     // used to hash every row of the table on each claim.
     const plan = await explainQuery(admin, schema, "claimJobs", ["deep", 500, "test", null]);
@@ -46,14 +53,9 @@ dbTest(
 dbTest(
   "acks, nacks, heartbeats and releases of hundreds of held jobs read the primary key, whatever ANALYZE saw",
   async ({ connect, admin, schema }) => {
-    const client = await connect();
-    const q = await client.createQueue("held");
-    for (let i = 0; i < 10_000; i += 1000) {
-      await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
-    }
     // Statistics that saw no running job: the running index then looks empty, and the planner
     // used to walk all of it (every entry, dead ones included) for each batch of ids.
-    await admin.unsafe(`analyze "${schema}"._jobs`);
+    await analyzedBacklog({ connect, admin, schema }, "held");
     const claimed = await admin.unsafe(new Queries(schema, false).text("claimJobs"), [
       "held",
       5000,
