@@ -422,6 +422,8 @@ export class NotificationsLostError extends PgwakeError {
    * not the one the connection was given at login.
    */
   readonly throughPooler: boolean;
+  /** Why the probe most likely did not arrive, in words (part of the message). */
+  readonly reason: string;
 
   constructor(waitedMs: number, listener: { loginPid: number | null; serverPid: number | null }) {
     const throughPooler =
@@ -447,5 +449,6 @@ export class NotificationsLostError extends PgwakeError {
     );
     this.waitedMs = waitedMs;
     this.throughPooler = throughPooler;
+    this.reason = why;
   }
 }

@@ -75,10 +75,7 @@ export async function withClient<T>(
   fn: (client: Client) => Promise<T>,
   options: CliConnectOptions = {},
 ): Promise<T> {
-  const settings = cliSettings(args, io, options);
-  const client = await openClient(settings).catch((error: unknown) => {
-    throw inCliTerms(error, settings.schema);
-  });
+  const client = await openCliClient(cliSettings(args, io, options));
   try {
     return await fn(client);
   } finally {
@@ -86,15 +83,18 @@ export async function withClient<T>(
   }
 }
 
+/** Opens a client with the CLI's settings; the library's advice on failure is restated for the CLI. */
+export function openCliClient(settings: ClientSettings): Promise<Client> {
+  return openClient(settings).catch((error: unknown) => {
+    throw inCliTerms(error, settings.schema);
+  });
+}
+
 /** The library gives its advice in API terms (listenUrl, migrate); say it in CLI terms. */
-export function inCliTerms(error: unknown, schema: string): unknown {
+function inCliTerms(error: unknown, schema: string): unknown {
   if (error instanceof NotificationsLostError) {
-    const why =
-      /, so workers and completion handles would never be woken: (.*?)\. Connect with/.exec(
-        error.message,
-      )?.[1];
     return new CliError(
-      `the LISTEN connection did not receive a test NOTIFY sent through --url${why ? `: ${why}` : ""}. ` +
+      `the LISTEN connection did not receive a test NOTIFY sent through --url: ${error.reason}. ` +
         `Give --listen-url (or PGWAKE_LISTEN_URL) a direct connection to the same database, ` +
         `keeping --url on the pooler, or pass --no-listen to poll instead`,
       { cause: error },

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { Client, openClient } from "../../client.js";
+import { Client } from "../../client.js";
 import type { Queue } from "../../queue.js";
 import { quoteIdentifier } from "../../db/identifiers.js";
 import { JSON_OPTION } from "../args.js";
 import { CliError, type Command } from "../command.js";
-import { cliSettings, inCliTerms } from "../connect.js";
+import { cliSettings, openCliClient } from "../connect.js";
 import { millis, prettyJson } from "../format.js";
 import { onInterrupt } from "../signals.js";
 import { table } from "../table.js";
@@ -76,9 +76,7 @@ export const benchCommand: Command = {
     const interrupt = onInterrupt(io);
     let client: Client | undefined;
     try {
-      client = await openClient(settings).catch((error: unknown) => {
-        throw inCliTerms(error, settings.schema);
-      });
+      client = await openCliClient(settings);
       const stop = interrupt.signal;
       const version = await serverVersion(client);
       const queue = await client.createQueue<Payload, null>("bench");

@@ -1,9 +1,8 @@
-import { openClient } from "../../client.js";
 import type { RunningServer } from "../../server/node.js";
 import { startServer } from "../../server/start.js";
 import type { Args } from "../args.js";
 import { CliError, oneLine, UsageError, type CliIo, type Command } from "../command.js";
-import { cliSettings, inCliTerms } from "../connect.js";
+import { cliSettings, openCliClient } from "../connect.js";
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_PG_PORT,
@@ -130,9 +129,7 @@ async function startAll(
     max: 10,
     pollInterval: "30s",
   });
-  const client = await openClient(settings).catch((error: unknown) => {
-    throw inCliTerms(error, settings.schema);
-  });
+  const client = await openCliClient(settings);
   started.push(() => client.close({ timeout: "5s" }));
   // Once stopping, connections ending (Ctrl+C reaches the embedded server too) are expected.
   client.on("error", (error) => {
