@@ -126,7 +126,9 @@ function describeOutcome(o: Outcome): string {
     return `p50 ${f(l.p50)} p95 ${f(l.p95)} p99 ${f(l.p99)} max ${f(l.max)} ms${load}${partial}`;
   }
   const cpu = o.cpuMicrosPerJob !== undefined ? `, ${o.cpuMicrosPerJob} µs CPU/job` : "";
-  return `${o.perSecond.toLocaleString("en-US")} jobs/s in ${(o.ms / 1000).toFixed(2)} s${cpu}${partial}`;
+  const server =
+    o.serverCpuMicrosPerJob !== undefined ? ` (server ${o.serverCpuMicrosPerJob} µs)` : "";
+  return `${o.perSecond.toLocaleString("en-US")} jobs/s in ${(o.ms / 1000).toFixed(2)} s${cpu}${server}${partial}`;
 }
 
 async function measure(

@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Counts, FromChild, Outcome, Task, ToChild } from "./types.ts";
 import { rate } from "./stats.ts";
 import { analyzeSchema } from "./adapters/sql.ts";
+import { serverCpuReader } from "./server-cpu.ts";
 
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -175,7 +176,9 @@ export async function runDrain(
   timeoutMs: number,
 ): Promise<Outcome> {
   const { children, counts } = await readyDrainWorkers(node, task, processes, timeoutMs);
+  const serverCpu = await serverCpuReader(task.url);
   try {
+    const serverCpuAtStart = serverCpu?.();
     const start = performance.now();
     children.forEach((child) => child.send({ type: "go" }));
     const sum = (): number => counts.reduce((a, b) => a + b, 0);
@@ -201,6 +204,8 @@ export async function runDrain(
       end = performance.now();
       ranInTime = sum();
     }
+    const serverMicros =
+      serverCpu && serverCpuAtStart !== undefined ? serverCpu() - serverCpuAtStart : undefined;
     children.forEach((child) => child.send({ type: "stop" }));
     const stopped = [];
     for (const child of children) stopped.push(await child.receive("stopped", timeoutMs));
@@ -216,6 +221,8 @@ export async function runDrain(
       ...rate(task.jobs, ranInTime, end - start),
       partial: ranInTime < task.jobs,
       cpuMicrosPerJob: Math.round(cpuMicros / Math.max(1, done)),
+      serverCpuMicrosPerJob:
+        serverMicros === undefined ? undefined : Math.round(serverMicros / Math.max(1, ranInTime)),
       verified,
     };
   } finally {

@@ -98,6 +98,22 @@ export const METRICS: Metric[] = [
     workload: "drain-4",
     value: (o) => o.cpuMicrosPerJob,
   },
+  {
+    id: "server-cpu-1",
+    label: "server CPU per job, drain 1 × 10 (all PostgreSQL processes)",
+    unit: "µs",
+    better: "lower",
+    workload: "drain-1",
+    value: (o) => o.serverCpuMicrosPerJob,
+  },
+  {
+    id: "server-cpu-4",
+    label: "server CPU per job, drain 4 × 10 (all PostgreSQL processes)",
+    unit: "µs",
+    better: "lower",
+    workload: "drain-4",
+    value: (o) => o.serverCpuMicrosPerJob,
+  },
   ...(["p50", "p95", "p99", "max"] as const).map((p): Metric => ({
     id: `wake-${p}`,
     label: `wake latency ${p} (idle workers, send → handler start)`,

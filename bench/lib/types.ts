@@ -109,6 +109,11 @@ export interface Outcome {
   partial: boolean;
   /** Client CPU (user + system) per job, in microseconds, summed over the worker processes. */
   cpuMicrosPerJob?: number;
+  /**
+   * PostgreSQL's CPU per job over the drain (every `postgres` process: backends, autovacuum, WAL
+   * writer), when the server runs on this machine.
+   */
+  serverCpuMicrosPerJob?: number;
   latency?: Latency;
   /** Under load (wake-busy): the jobs per second the load drained while this was measured. */
   loadPerSecond?: number;
