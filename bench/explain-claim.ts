@@ -240,6 +240,18 @@ function record(key: string, title: string, call: string, text: string): void {
 }
 
 /**
+ * The statement a claim runs since migration 0009: `claimJobs` takes no filter (queue, limit,
+ * consumer), a filtered claim is `claimJobsWhere`. This tool names claims as before, with the
+ * filter (or null) fourth; every call goes through here. `nulls` is how a missing filter looks.
+ */
+function routed<T>(name: QueryName, params: T[], nulls: T[]): [QueryName, T[]] {
+  if (name !== "claimJobs") return [name, params];
+  return nulls.includes(params[3]!) || params[3] === undefined
+    ? ["claimJobs", params.slice(0, 3)]
+    : ["claimJobsWhere", params];
+}
+
+/**
  * EXPLAIN ANALYZE with bound parameters, in a rolled-back transaction. An unnamed statement
  * is planned with its parameter values (a custom plan), as a prepared one is for its first runs.
  */
@@ -249,6 +261,7 @@ async function explainCustom(
   params: Param[],
   options: { q?: Queries; settings?: string } = {},
 ): Promise<string> {
+  [name, params] = routed(name, params, [null]);
   return rolledBack(conn, async () => {
     if (options.settings) await conn.unsafe(options.settings);
     const plan = await rows(conn, `${EXPLAIN} ${(options.q ?? queries).text(name)}`, params);
@@ -267,6 +280,7 @@ async function explainGeneric(
   literals: string[],
   q: Queries = queries,
 ): Promise<string> {
+  [name, literals] = routed(name, literals, ["null"]);
   const statement = `pgwake_explain_${name.toLowerCase()}`;
   await conn.unsafe(`prepare ${statement} as ${q.text(name)}`);
   try {
@@ -294,6 +308,7 @@ async function time(
   expectRows?: number,
   options: { q?: Queries; into?: Timing[] } = {},
 ): Promise<Timing> {
+  [name, params] = routed(name, params, [null]);
   const text = (options.q ?? queries).text(name);
   const [generic0, custom0] = await planCounts(conn, text);
   const samples: number[] = [];
@@ -304,8 +319,9 @@ async function time(
       const result = await conn.unsafe(text, params as never[], { prepare: true }).values();
       samples.push(performance.now() - t0);
       // A claim that takes nothing answers one row of nulls (carrying `more`): no job.
-      const got =
-        name === "claimJobs" ? result.filter((row) => row[0] !== null).length : result.length;
+      const got = name.startsWith("claimJobs")
+        ? result.filter((row) => row[0] !== null).length
+        : result.length;
       if (expectRows !== undefined && got !== expectRows) {
         throw new Error(`${label}: expected ${expectRows} rows, got ${got}`);
       }
@@ -861,6 +877,7 @@ async function compareAttributeIndexes(conn: Conn): Promise<void> {
   const definitions = attributeIndexMigrations();
   if (definitions.length < 2) return;
   const explain = async (name: QueryName, params: Param[], keep = false): Promise<string> => {
+    [name, params] = routed(name, params, [null]);
     if (!keep) await conn.unsafe("savepoint explain");
     try {
       const plan = await rows(conn, `${EXPLAIN} ${queries.text(name)}`, params);

@@ -19,15 +19,27 @@ select null, 'inserted', null, count(*)::text, pg_current_xact_id()::text
 from verdicts where status = 'inserted';
 
 -- name: claimJobs
--- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3, only jobs whose
--- attributes contain $4 when it is given. Returned in claim order, each row with `more`; no job
--- taken is one row of nulls with `more` alone.
+-- Takes up to $2 runnable jobs of queue $1 and leases them to consumer $3, in claim order, each
+-- row with `more`; no job taken is one row of nulls with `more` alone. All of it is _claim
+-- (migration 0009), whose statements are planned once per connection and always walk the claim
+-- index: this statement has nothing left to plan. Filtered claims are claimJobsWhere.
+select id, payload, attributes, attempt, lease_token, lease_ms, waited_ms, lease_expires_at,
+       trace_context, more
+from /*schema*/_claim($1::text, $2::integer, $3::text);
+
+-- name: claimJobsWhere
+-- Takes up to $2 runnable jobs of queue $1 whose attributes contain $4 and leases them to
+-- consumer $3. Returned in claim order, each row with `more`; no job taken is one row of nulls
+-- with `more` alone: the columns of claimJobs.
 --
 -- `more` answers, for a claim that came back short, whether runnable jobs are left that it
 -- skipped: locked by another claim, or FOR SHARE by a send that names them in `after`, whose
 -- lock ends with no NOTIFY (the consumer then looks again soon). It counts at most one row past
 -- what the claim took, before the update (where the taken rows are still queued), so it reads no
 -- more than the claim did. A full claim does not ask (`more` is true: look again).
+--
+-- Planned for each call's values (the plan cache keeps custom plans here): a selective filter
+-- needs the GIN index, which only a bitmap scan reads.
 --
 -- The claim's commit does not wait for the disk (synchronous_commit off, for this transaction
 -- only): a worker starts a job one WAL flush sooner (milliseconds on a server that fsyncs). Safe
@@ -38,28 +50,17 @@ from verdicts where status = 'inserted';
 with queue as (
   select lease_ms, set_config('synchronous_commit', 'off', true)
   from /*schema*/_queues where name = $1::text
-), unfiltered as materialized (
-  -- Through _claim_pick (migration 0007), planned to walk the claim index in order even when the
-  -- table's statistics are missing or stale. Not called at all for a filtered claim.
-  select p.id, p.more from /*schema*/_claim_pick($1::text, $2::integer) p
-  where $4::text is null
-), filtered as (
+), picked as (
   select id
   from /*schema*/_jobs
-  where $4::text is not null and state = 'queued' and queue = $1::text
-    and attributes @> $4::text::jsonb
+  where state = 'queued' and queue = $1::text and attributes @> $4::text::jsonb
   order by priority desc, run_at, id
   limit $2::integer
   for update skip locked
-), picked as (
-  select id from unfiltered where id is not null
-  union all
-  select id from filtered
 ), taken as (
   select count(*)::integer as n from picked
 ), left_behind as (
   select case
-           when $4::text is null then (select bool_or(more) from unfiltered)
            when (select n from taken) >= $2::integer then true
            else (select count(*) > (select n from taken)
                  from (select 1 from /*schema*/_jobs

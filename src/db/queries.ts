@@ -36,6 +36,7 @@ export interface Db {
 export const QUERY_NAMES = [
   "insertJobs",
   "claimJobs",
+  "claimJobsWhere",
   "tickQueue",
   "heartbeatJobs",
   "completeJobs",
@@ -254,12 +255,9 @@ export class Queries {
     consumer: string,
     filter: Record<string, Json> | null,
   ): Promise<ClaimResult> {
-    const rows = await this.run(db, "claimJobs", [
-      queue,
-      limit,
-      consumer,
-      filter && JSON.stringify(filter),
-    ]);
+    const rows = filter
+      ? await this.run(db, "claimJobsWhere", [queue, limit, consumer, JSON.stringify(filter)])
+      : await this.run(db, "claimJobs", [queue, limit, consumer]);
     return decodeClaim(rows);
   }
 

@@ -49,20 +49,24 @@ const QUEUE_COLUMNS = [
   "updated_at",
 ] as const;
 
+/** What both claim statements return (unfiltered through _claim, filtered as one statement). */
+const CLAIM_COLUMNS = [
+  "id",
+  "payload",
+  "attributes",
+  "attempt",
+  "lease_token",
+  "lease_ms",
+  "waited_ms",
+  "lease_expires_at",
+  "trace_context",
+  "more",
+] as const;
+
 /** Column names of each query's result, in order: the contract between SQL and decoder. */
 export const COLUMNS = {
-  claimJobs: [
-    "id",
-    "payload",
-    "attributes",
-    "attempt",
-    "lease_token",
-    "lease_ms",
-    "waited_ms",
-    "lease_expires_at",
-    "trace_context",
-    "more",
-  ],
+  claimJobs: CLAIM_COLUMNS,
+  claimJobsWhere: CLAIM_COLUMNS,
   tickQueue: [
     "promoted",
     "rescued",

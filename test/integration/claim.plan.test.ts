@@ -15,16 +15,36 @@ async function analyzedBacklog(
 }
 
 dbTest(
-  "a claim of hundreds of jobs reads the primary key for them, never the whole table",
-  async ({ connect, admin, schema }) => {
+  "an unfiltered claim is planned once per connection, walks the claim index and reads the primary key",
+  async ({ connect, admin, schema, pool }) => {
     await analyzedBacklog({ connect, admin, schema }, "deep");
-    // A worker claiming ahead asks for hundreds at once: joined to the picked ids, the update
-    // used to hash every row of the table on each claim.
-    const plan = await explainQuery(admin, schema, "claimJobs", ["deep", 500, "test", null]);
-    // The pick itself walks _jobs_claim_idx inside _claim_pick (migration 0007).
-    assert.match(plan, /Function Scan on _claim_pick/, plan);
-    assert.match(plan, /_jobs_pkey/, plan);
-    assert.doesNotMatch(plan, /Seq Scan on _jobs/, plan);
+    // The plans of the statements inside _claim (migration 0009), as auto_explain reports them.
+    const notices: string[] = [];
+    const { sql } = pool({ max: 1, onnotice: (notice) => notices.push(notice.message ?? "") });
+    await sql.unsafe(`load 'auto_explain'`);
+    await sql.unsafe(`set auto_explain.log_min_duration = 0`);
+    await sql.unsafe(`set auto_explain.log_nested_statements = on`);
+    await sql.unsafe(`set auto_explain.log_level = notice`);
+    const text = new Queries(schema, false).text("claimJobs");
+    // A worker claiming ahead asks for hundreds at once; more than five calls, so that the plan
+    // cache has made its choice.
+    for (let i = 0; i < 8; i++) {
+      notices.length = 0;
+      const rows = await sql.unsafe(text, ["deep", 500, "test"], { prepare: true });
+      assert.equal(rows.length, 500);
+    }
+    const plans = notices.join("\n----\n");
+    assert.match(plans, /Index Scan using _jobs_claim_idx/, plans);
+    assert.match(plans, /Update on _jobs[\s\S]*Index Scan using _jobs_pkey/, plans);
+    assert.doesNotMatch(plans, /Seq Scan on _jobs|Bitmap/, plans);
+    // Generic plans inside: the queue is a parameter, not the constant 'deep'.
+    assert.match(plans, /queue = \$\d/, plans);
+    assert.doesNotMatch(plans, /'deep'/, plans);
+    // And the statement itself: planned for its first calls, then its generic plan is kept.
+    const [counts] = await sql<[{ generic: number; custom: number }]>`
+      select generic_plans::int as generic, custom_plans::int as custom
+      from pg_prepared_statements where statement = ${text}`;
+    assert.ok(counts && counts.generic >= 2 && counts.custom <= 6, JSON.stringify(counts));
   },
 );
 
@@ -38,7 +58,7 @@ dbTest(
     const [before] =
       await admin.unsafe<[{ synchronous_commit: string }]>("show synchronous_commit");
     const inside = await admin.begin(async (tx) => {
-      const claimed = await tx.unsafe(text, ["async-commit", 1, "test", null]);
+      const claimed = await tx.unsafe(text, ["async-commit", 1, "test"]);
       assert.equal(claimed.length, 1);
       const [row] = await tx.unsafe<[{ synchronous_commit: string }]>("show synchronous_commit");
       return row.synchronous_commit;
@@ -60,7 +80,6 @@ dbTest(
       "held",
       5000,
       "test",
-      null,
     ]);
     assert.equal(claimed.length, 5000);
     const batch = JSON.stringify(
@@ -87,9 +106,17 @@ dbTest(
 
 dbTest(
   "a claim on a table filled before its first ANALYZE walks the claim index, not every queued job",
-  async ({ connect, admin, schema }) => {
+  async ({ connect, admin, schema, pool }) => {
     const client = await connect();
     await client.createQueue("unanalyzed");
+    // One connection throughout, whose cached plans were made while the table was empty: the
+    // plans _claim keeps for the connection must serve a table that grew since.
+    const { sql } = pool({ max: 1 });
+    const text = new Queries(schema, false).text("claimJobs");
+    for (let i = 0; i < 8; i++) {
+      const [none] = await sql.unsafe(text, ["unanalyzed", 10, "test"], { prepare: true });
+      assert.equal(none?.id, null);
+    }
     // Autovacuum would analyze the table within a minute; the claims in between are the point.
     await admin.unsafe(`alter table "${schema}"._jobs set (autovacuum_enabled = false)`);
     // Written by SQL, not sent: 400,000 rows is where PostgreSQL 15's planner, without
@@ -102,14 +129,11 @@ dbTest(
       `select reltuples from pg_class where oid = '"${schema}"._jobs'::regclass`,
     );
     assert.equal(never.reltuples, -1, "the table must not have been analyzed yet");
-    const text = new Queries(schema, false).text("claimJobs");
-    // The first claim of a session also reads the catalog (planning, compiling functions).
-    await admin.unsafe(text, ["unanalyzed", 10, "test", null]);
-    const plan = await admin.unsafe(`explain (analyze, buffers, format json) ${text}`, [
+    await sql.unsafe(text, ["unanalyzed", 10, "test"], { prepare: true });
+    const plan = await sql.unsafe(`explain (analyze, buffers, format json) ${text}`, [
       "unanalyzed",
       10,
       "test",
-      null,
     ]);
     const top = (plan[0]!["QUERY PLAN"] as Array<{ Plan: Record<string, number> }>)[0]!.Plan;
     const buffers = top["Shared Hit Blocks"]! + top["Shared Read Blocks"]!;
@@ -119,6 +143,6 @@ dbTest(
     const [{ running }] = await admin.unsafe<[{ running: number }]>(
       `select count(*)::int as running from "${schema}"._jobs where state = 'running'`,
     );
-    assert.equal(running, 20, "the warm-up and the explained claim took 10 each");
+    assert.equal(running, 20, "the claim after the load and the explained one took 10 each");
   },
 );

@@ -95,10 +95,10 @@ dbTest(
     const client = await ctx.connect(); // installs the schema
     await client.createQueue("orphans");
     const { proxy, queries, db } = await proxiedPool(ctx);
-    // A claim's text is over 1 KB, so the driver writes it at once (to the dead socket) instead
-    // of buffering it, and the reopened connection starts clean.
+    // A filtered claim's text is over 1 KB, so the driver writes it at once (to the dead socket)
+    // instead of buffering it, and the reopened connection starts clean.
     const orphan = await sendAcrossReset(proxy, () =>
-      queries.claimJobs(db, "orphans", 1, "test", null),
+      queries.claimJobs(db, "orphans", 1, "test", { shard: 1 }),
     );
     const reopened = queries.databaseNow(db);
     const error = await orphan.outcome;

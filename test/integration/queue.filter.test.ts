@@ -95,7 +95,7 @@ dbTest(
       })),
     );
     await admin.unsafe(`analyze "${schema}"._jobs`);
-    const plan = await explainQuery(admin, schema, "claimJobs", [
+    const plan = await explainQuery(admin, schema, "claimJobsWhere", [
       "indexed",
       5,
       "test",

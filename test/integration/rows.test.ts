@@ -5,7 +5,8 @@ import { dbTest } from "../helpers/db.js";
 
 /** Params that make each statement run (they need not match anything). */
 const PARAMS: Record<keyof typeof COLUMNS, unknown[]> = {
-  claimJobs: ["q", 1, "test", null],
+  claimJobs: ["q", 1, "test"],
+  claimJobsWhere: ["q", 1, "test", '{"a":1}'],
   tickQueue: ["q"],
   jobOutcomes: [["0190a6f4-0000-7000-8000-000000000001"]],
   getJob: ["0190a6f4-0000-7000-8000-000000000001", "q"],
