@@ -39,7 +39,8 @@ dbTest(
     assert.doesNotMatch(plans, /Seq Scan on _jobs|Bitmap/, plans);
     // Generic plans inside: the queue is a parameter, not the constant 'deep'.
     assert.match(plans, /queue = \$\d/, plans);
-    assert.doesNotMatch(plans, /'deep'/, plans);
+    // (PostgreSQL 16+ also logs the call's parameters, `$1 = 'deep'`: not a plan condition.)
+    assert.doesNotMatch(plans, /queue = 'deep'/, plans);
     // And the statement itself: planned for its first calls, then its generic plan is kept.
     const [counts] = await sql<[{ generic: number; custom: number }]>`
       select generic_plans::int as generic, custom_plans::int as custom
