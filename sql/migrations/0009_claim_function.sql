@@ -8,10 +8,13 @@
 -- 705 plans for 701 claims; planning was 10.5% of the claiming backend's CPU in a perf profile.
 --
 -- _claim takes the pick (_claim_pick: the jobs and the count of what is left) and the update in
--- one PL/pgSQL call, whose statements are planned once per connection (plan_cache_mode = force_generic_plan) and with seq
--- scans and bitmap scans ruled out, so that a plan cached while the table was empty or its
--- statistics stale still walks the claim index in order and finds the picked rows by key (the
--- hazard migration 0007 answered for the pick alone). The SET clauses last for the call.
+-- one PL/pgSQL call, whose statements are planned once per connection (plan_cache_mode =
+-- force_generic_plan) with seq scans and bitmap scans ruled out, so that a plan cached while the
+-- table was empty or its statistics stale still walks the claim index in order and finds the
+-- picked rows by key (the hazard migration 0007 answered for the pick alone). The SET clauses
+-- last for the call, so they also hold for the update trigger the claim fires (a PL/pgSQL
+-- function whose plans the session then keeps): on a claim it runs only its first statement, an
+-- aggregate over the transition table, which has one plan anyway.
 -- Filtered claims keep their statement: a selective filter needs the GIN index, which only a
 -- bitmap scan reads, and a plan made for the filter's values.
 --
