@@ -38,8 +38,9 @@ from /*schema*/_claim($1::text, $2::integer, $3::text);
 -- what the claim took, before the update (where the taken rows are still queued), so it reads no
 -- more than the claim did. A full claim does not ask (`more` is true: look again).
 --
--- Planned for each call's values (the plan cache keeps custom plans here): a selective filter
--- needs the GIN index, which only a bitmap scan reads.
+-- Planned for each call's values (run unprepared: PLANNED_PER_CALL in src/db/queries.ts): a
+-- selective filter needs the GIN index, which only a bitmap scan reads; a broad one the claim
+-- index in order.
 --
 -- The claim's commit does not wait for the disk (synchronous_commit off, for this transaction
 -- only): a worker starts a job one WAL flush sooner (milliseconds on a server that fsyncs). Safe

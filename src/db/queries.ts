@@ -72,11 +72,13 @@ export const QUERY_NAMES = [
 export type QueryName = (typeof QUERY_NAMES)[number];
 
 /**
- * Statements with optional filters, run unprepared so that each call gets a plan for its values
- * (the filters not given fold away and partial indexes become usable). Operator reads, not hot
- * paths: planning each time costs less than a generic plan's scan would.
+ * Statements run unprepared so that each call gets a plan for its values. `listJobs` has optional
+ * filters (those not given fold away and partial indexes become usable): an operator read, where
+ * planning each time costs less than a generic plan's scan would. `claimJobsWhere` needs a plan
+ * for its filter: a selective one reads the GIN index on attributes, a broad one the claim index
+ * in order; one generic plan for every filter would serve some of them with the wrong index.
  */
-const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs"]);
+const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs", "claimJobsWhere"]);
 
 /**
  * How long a statement orphaned by a broken connection (src/db/orphans.ts) is waited for. pgwake's

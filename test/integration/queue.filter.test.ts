@@ -84,6 +84,44 @@ dbTest(
 );
 
 dbTest(
+  "a filtered claim is planned for its filter on every call; an unfiltered one keeps its plan",
+  async ({ pool, connect }) => {
+    // One connection, so that its prepared statements are the client's.
+    const { sql } = pool({ max: 1 });
+    const client = await connect({ sql: sql as never });
+    const q = await client.createQueue<number>("planned");
+    await q.sendMany(
+      Array.from({ length: 40 }, (_, i) => ({
+        payload: i,
+        options: { attributes: { shard: i % 2 } },
+      })),
+    );
+    const taken: number[] = [];
+    // Eight claims of each kind: past the five after which the plan cache may go generic.
+    for (let i = 0; i < 8; i++) {
+      for await (const job of q.receive({ filter: { shard: 1 }, batch: 1 })) {
+        taken.push(job.payload);
+        await job.ack();
+        break;
+      }
+      for await (const job of q.receive({ batch: 1 })) {
+        taken.push(job.payload);
+        await job.ack();
+        break;
+      }
+    }
+    assert.equal(taken.length, 16);
+    assert.equal(new Set(taken).size, 16, "no job twice");
+    const statements = await sql<Array<{ statement: string }>>`
+      select statement from pg_prepared_statements`;
+    // A filter's plan depends on the filter (the GIN index for a selective one, the claim index
+    // for a broad one), so its statement is never prepared; the unfiltered claim is.
+    assert.ok(!statements.some((s) => s.statement.includes("attributes @>")));
+    assert.ok(statements.some((s) => s.statement.includes("_claim(")));
+  },
+);
+
+dbTest(
   "a filtered claim reads an index, never the whole table",
   async ({ connect, admin, schema }) => {
     const client = await connect();
