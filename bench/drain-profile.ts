@@ -3,7 +3,7 @@
 // spent per job (read from /proc, so the server must run on this machine) and the statements sent
 // by kind.
 //   DATABASE_URL=postgres://... N=20000 SLEEP=0 node --import tsx bench/drain-profile.ts
-import { readFileSync } from "node:fs";
+import { processCpu } from "./lib/server-cpu.ts";
 import postgres from "postgres";
 import type { connect as Connect } from "../src/index.js";
 // DIST=1 measures the built library (../dist, after `npm run build`) instead of the sources.
@@ -34,20 +34,16 @@ if (process.env.FILLFACTOR) {
 for (let i = 0; i < N; i += 1000)
   await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
 counts.clear();
-// CPU time (µs) of this run's server backends, by pid: utime + stime from /proc/<pid>/stat.
+// CPU time (µs) of this run's server backends, by pid (bench/lib/server-cpu.ts reads /proc).
 const backendCpu = async (): Promise<Map<number, number>> => {
   const rows =
     await sql`select pid from pg_stat_activity where application_name like ${schema + "%"} or application_name like ${"pgwake%"}`;
-  const ticks = new Map<number, number>();
+  const micros = new Map<number, number>();
   for (const { pid } of rows) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks.set(pid as number, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100);
-    } catch {
-      // not on this machine
-    }
+    const cpu = processCpu(String(pid)); // undefined: not on this machine
+    if (cpu) micros.set(pid as number, cpu.micros);
   }
-  return ticks;
+  return micros;
 };
 const server0 = await backendCpu();
 // HEAPPROF=file: where the drain allocates (sampled, collected objects included), for GC work.

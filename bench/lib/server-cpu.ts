@@ -10,7 +10,8 @@ import { harnessSql } from "./adapters/sql.ts";
 // Linux reports utime and stime in clock ticks; USER_HZ is 100 on every mainstream kernel.
 const MICROS_PER_TICK = 10_000;
 
-function processCpu(pid: string): { name: string; micros: number } | undefined {
+/** A process's name and CPU so far (user + system, µs) from /proc/<pid>/stat; undefined if gone. */
+export function processCpu(pid: string): { name: string; micros: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const open = stat.indexOf("(");
