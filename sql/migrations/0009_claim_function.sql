@@ -50,7 +50,6 @@ as $$
 declare
   lease bigint;
   picked uuid[];
-  taken integer;
   left_behind boolean;
 begin
   perform set_config('synchronous_commit', 'off', true);
@@ -61,9 +60,9 @@ begin
   select array_agg(p.id) filter (where p.id is not null), bool_or(p.more)
     into picked, left_behind
   from /*schema*/_claim_pick(_claim.queue, lim) p;
-  taken := coalesce(cardinality(picked), 0);
 
-  if taken = 0 or lease is null then
+  -- No job taken (array_agg of no id is null), or no such queue.
+  if picked is null or lease is null then
     return query select null::text, null::text, null::text, null::integer, null::text,
                         null::bigint, null::double precision, null::timestamptz, null::text,
                         left_behind;
