@@ -10,6 +10,8 @@ import { unrefTimer } from "./util/timer.js";
 
 /** The most jobs a worker keeps claimed ahead of its handlers. */
 const MAX_AHEAD = 1000;
+/** The most jobs one claim of a worker asks for (its claims of a turn still share a statement). */
+const MAX_CLAIM = 1000;
 
 /** An exponentially weighted moving average (the first sample stands alone). */
 function average(current: number, sample: number): number {
@@ -144,24 +146,28 @@ export class Worker<P = unknown, R = unknown> {
       this.pendingTasks++;
       void this.run(this.buffer.shift()!);
     }
+    if (this.stopSignal.aborted || this.waiting) return;
+    // After a wake-up one claim probes the queue; only a full one fans out to every free slot,
+    // so a single new job does not set off `concurrency` claims in every process.
+    if (this.probing && this.requested > 0) return;
     // Running, claimed ahead, and asked for.
-    const capacity = this.concurrency + this.ahead;
-    while (
-      !this.stopSignal.aborted &&
-      !this.waiting &&
-      this.active.size + this.buffer.length + this.requested < capacity
-    ) {
-      // After a wake-up one claim probes the queue; only a full one fans out to every free slot,
-      // so a single new job does not set off `concurrency` claims in every process.
-      if (this.probing && this.requested > 0) return;
-      const room = capacity - this.active.size - this.buffer.length - this.requested;
-      // A probe asks for one job more than a batch: only when it gets them all is the queue
-      // deep enough to fan out. One that asked for exactly what arrived would come back full
-      // for a single new job and set off a claim of every free slot that finds nothing.
-      const limit = Math.min(this.probing ? this.batch + 1 : this.batch, room);
-      this.requested += limit;
-      this.track(this.claim(limit));
+    const have = this.active.size + this.buffer.length + this.requested;
+    const room = this.concurrency + this.ahead - have;
+    if (room <= 0) return;
+    // While the jobs claimed ahead keep every handler busy, a claim waits until it is worth a
+    // statement: half the buffer, about one claim round trip of work, so the other half covers
+    // it. One claim per finished job (a freed slot each) cost a chain of promises per job: half
+    // the client's allocations in a drain.
+    if (!this.probing && have >= this.concurrency && room < Math.max(this.batch, this.ahead / 2)) {
+      return;
     }
+    // A probe asks for one job more than a batch: only when it gets them all is the queue deep
+    // enough to fan out. One that asked for exactly what arrived would come back full for a
+    // single new job and set off a claim of every free slot that finds nothing. Otherwise one
+    // claim asks for all that is missing.
+    const limit = Math.min(this.probing ? this.batch + 1 : MAX_CLAIM, room);
+    this.requested += limit;
+    this.track(this.claim(limit));
   }
 
   /**

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ConsumerHost } from "../../src/claimer.js";
+import type { ClaimedRow } from "../../src/db/rows.js";
+import { Job, type JobHost } from "../../src/job.js";
+import { Wakeups } from "../../src/notify/wakeups.js";
+import { Worker } from "../../src/worker.js";
+
+/**
+ * An in-memory queue behind the worker's two hosts: no database is involved, only the worker's
+ * own bookkeeping (how it asks for jobs), which a drain against PostgreSQL cannot count exactly.
+ */
+function memoryQueue(size: number, claimMs: number) {
+  const queued = Array.from({ length: size }, (_, i) => `job-${i}`);
+  const claims: number[] = [];
+  const acked = new Map<string, number>();
+  const jobHost: JobHost = {
+    maxPayloadBytes: 1024,
+    complete: async (job) => {
+      acked.set(job.id, (acked.get(job.id) ?? 0) + 1);
+      return true;
+    },
+    fail: async () => assert.fail("no job fails"),
+    release: () => undefined,
+  };
+  const row = (id: string): ClaimedRow => ({
+    id,
+    payload: null,
+    attributes: null,
+    attempt: 1,
+    leaseToken: `token-${id}`,
+    leaseMs: 30_000,
+    waitedMs: 0,
+    leaseExpiresAt: new Date(),
+    traceContext: null,
+  });
+  const wakeups = new Wakeups();
+  const host: ConsumerHost = {
+    wakeups,
+    claim: async (queue, limit) => {
+      claims.push(limit);
+      await new Promise((resolve) => setTimeout(resolve, claimMs));
+      return queued.splice(0, limit).map((id) => new Job(queue, row(id), jobHost));
+    },
+    releaseUndelivered: async (jobs) => void queued.unshift(...jobs.map((job) => job.id)),
+    failUnsettled: async () => assert.fail("every job is settled"),
+    watchDeadlines: () => () => undefined,
+    reportError: (error) => assert.fail(error as Error),
+  };
+  return { host, wakeups, claims, acked };
+}
+
+test("a worker tops up its jobs claimed ahead in claims of many, not one claim per finished job", async () => {
+  const size = 3000;
+  const { host, wakeups, claims, acked } = memoryQueue(size, 2);
+  const untrack = wakeups.track("q");
+  const closing = new AbortController();
+  let running = 0;
+  let mostRunning = 0;
+  let handled = 0;
+  let allHandled!: () => void;
+  const done = new Promise<void>((resolve) => (allHandled = resolve));
+  const worker = new Worker(
+    host,
+    "q",
+    async () => {
+      mostRunning = Math.max(mostRunning, ++running);
+      await new Promise((resolve) => setImmediate(resolve));
+      running--;
+      if (++handled === size) allHandled();
+    },
+    { concurrency: 10, batch: 1, filter: null },
+    closing.signal,
+  );
+  await done;
+  await worker.stop();
+  untrack();
+
+  assert.equal(acked.size, size, "every job acked");
+  assert.ok(
+    [...acked.values()].every((times) => times === 1),
+    "none acked twice",
+  );
+  assert.ok(mostRunning <= 10, `at most 10 handlers at once, saw ${mostRunning}`);
+  // One claim per finished job would be about 3,000 calls; topping up the buffer in halves makes
+  // a few dozen.
+  assert.ok(claims.length < size / 20, `${claims.length} claims for ${size} jobs`);
+  assert.ok(
+    claims.some((limit) => limit > 10),
+    `claims ask for what the buffer lacks at once: ${claims.slice(0, 20).join(", ")}`,
+  );
+});
