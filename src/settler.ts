@@ -68,12 +68,14 @@ export class Settler {
 const APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: true });
 const NOT_APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: false });
 
+/** Each item's outcome, from the leases the statement could not apply (usually none). */
 async function applied<T extends LeaseRef>(
   items: T[],
   run: () => Promise<Set<string>>,
 ): Promise<Array<Outcome<boolean>>> {
-  const done = await withRetry(run);
-  return items.map((item) => (done.has(leaseKey(item.id, item.token)) ? APPLIED : NOT_APPLIED));
+  const missed = await withRetry(run);
+  if (missed.size === 0) return items.map(() => APPLIED);
+  return items.map((item) => (missed.has(leaseKey(item.id, item.token)) ? NOT_APPLIED : APPLIED));
 }
 
 async function withRetry<T>(run: () => Promise<T>): Promise<T> {

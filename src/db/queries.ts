@@ -275,7 +275,7 @@ export class Queries {
     return idSet(await this.run(db, "heartbeatJobs", [JSON.stringify(leases)]));
   }
 
-  /** Completes jobs; returns the leases (`leaseKey`) that still matched. */
+  /** Completes jobs; returns the leases (`leaseKey`) it could not apply (lost). */
   async completeJobs(db: Db, acks: Array<LeaseRef & { resultText: string }>): Promise<Set<string>> {
     // Results are spliced in as the JSON text Job.ack already checked, not parsed and re-serialised.
     const batch = acks.map(
@@ -285,7 +285,7 @@ export class Queries {
     return leaseSet(await this.run(db, "completeJobs", [`[${batch.join(",")}]`]));
   }
 
-  /** Fails (retries or finally fails) jobs; returns the leases (`leaseKey`) that still matched. */
+  /** Fails (retries or finally fails) jobs; returns the leases (`leaseKey`) it could not apply. */
   async failJobs(
     db: Db,
     nacks: Array<LeaseRef & { error: Json; delay_ms: number | null }>,
@@ -293,7 +293,7 @@ export class Queries {
     return leaseSet(await this.run(db, "failJobs", [JSON.stringify(nacks)]));
   }
 
-  /** Puts claimed, never-delivered jobs back; returns the leases (`leaseKey`) released. */
+  /** Puts claimed, never-delivered jobs back; returns the leases (`leaseKey`) not released. */
   async releaseJobs(db: Db, leases: LeaseRef[]): Promise<Set<string>> {
     return leaseSet(await this.run(db, "releaseJobs", [JSON.stringify(leases)]));
   }
