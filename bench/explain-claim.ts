@@ -45,7 +45,7 @@ import {
 } from "./lib/explain-kit.js";
 import { quoteIdentifier } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
-import { Queries, type QueryName } from "../src/db/queries.js";
+import { PLANNED_PER_CALL, Queries, type QueryName } from "../src/db/queries.js";
 import { migrationFiles, renderSql } from "../src/db/sql-files.js";
 import { writeFormatted } from "./lib/formatted.ts";
 
@@ -207,7 +207,12 @@ interface Summary {
   churnFirstExec: number;
 }
 
-const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => undefined });
+/** auto_explain's reports while `nestedPlans` listens (else notices are dropped). */
+let notices: string[] | undefined;
+const sql = postgres(DATABASE_URL, {
+  max: 2,
+  onnotice: (notice) => notices?.push(notice.message ?? ""),
+});
 const loadSteps: Array<[string, number]> = [];
 const plans: Plan[] = [];
 const timings: Timing[] = [];
@@ -252,6 +257,60 @@ function routed<T>(name: QueryName, params: T[], nulls: T[]): [QueryName, T[]] {
 }
 
 /**
+ * Runs `explain` (an EXPLAIN ANALYZE of a statement) with auto_explain reporting the plans of the
+ * statements run inside functions, and returns the plan followed by theirs. An unfiltered claim
+ * is one call of `_claim` (migration 0009), whose own EXPLAIN shows a Function Scan only; the
+ * pick, the count and the update are planned and run inside it (see `nestedPlan`).
+ */
+async function withNested(conn: Conn, explain: () => Promise<string>): Promise<string> {
+  await conn.unsafe("load 'auto_explain'");
+  await conn.unsafe(
+    `set local auto_explain.log_min_duration = 0;
+     set local auto_explain.log_analyze = on;
+     set local auto_explain.log_buffers = on;
+     set local auto_explain.log_nested_statements = on;
+     set local auto_explain.log_triggers = on;
+     set local auto_explain.log_level = notice;
+     set local client_min_messages = notice`,
+  );
+  notices = [];
+  try {
+    const plan = await explain();
+    // The top-level statement is reported too (last): its plan is the EXPLAIN's own.
+    const nested = notices.slice(0, -1).map(nestedPlan);
+    return [plan, "", "Statements inside the function (auto_explain):", ...nested].join("\n");
+  } finally {
+    notices = undefined;
+    await conn.unsafe("set local auto_explain.log_min_duration = -1");
+  }
+}
+
+/**
+ * One auto_explain report as a block of the plan text: "Statement: <its text on one line>", then
+ * its plan indented under it. A report is "duration: … plan:", "Query Text: …" (as many lines as
+ * the statement has), PostgreSQL 16+ a "Query Parameters: …" line, then the plan, whose first
+ * node starts at the left margin.
+ */
+function nestedPlan(report: string): string {
+  const lines = report.split("\n");
+  const top = lines.findIndex((line, i) => i > 0 && /^\S.*\(cost=/.test(line));
+  const query = lines
+    .slice(1, top)
+    .filter((line) => !line.startsWith("Query Parameters:"))
+    .map((line) => line.replace(/--.*$/, "")) // its comments, which would run on over one line
+    .join(" ")
+    .replace(/^Query Text:\s*/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return [`Statement: ${query}`, ...lines.slice(top).map((line) => `  ${line}`)].join("\n");
+}
+
+/** Whether this claim runs in `_claim`, whose plans only auto_explain can show. */
+function isFunctionClaim(name: QueryName): boolean {
+  return name === "claimJobs";
+}
+
+/**
  * EXPLAIN ANALYZE with bound parameters, in a rolled-back transaction. An unnamed statement
  * is planned with its parameter values (a custom plan), as a prepared one is for its first runs.
  */
@@ -264,8 +323,11 @@ async function explainCustom(
   [name, params] = routed(name, params, [null]);
   return rolledBack(conn, async () => {
     if (options.settings) await conn.unsafe(options.settings);
-    const plan = await rows(conn, `${EXPLAIN} ${(options.q ?? queries).text(name)}`, params);
-    return plan.map((row) => row[0] as string).join("\n");
+    const explain = async () => {
+      const plan = await rows(conn, `${EXPLAIN} ${(options.q ?? queries).text(name)}`, params);
+      return plan.map((row) => row[0] as string).join("\n");
+    };
+    return isFunctionClaim(name) ? withNested(conn, explain) : explain();
   });
 }
 
@@ -286,8 +348,11 @@ async function explainGeneric(
   try {
     return await rolledBack(conn, async () => {
       await conn.unsafe("set local plan_cache_mode = force_generic_plan");
-      const plan = await rows(conn, `${EXPLAIN} execute ${statement}(${literals.join(", ")})`);
-      return plan.map((row) => row[0] as string).join("\n");
+      const explain = async () => {
+        const plan = await rows(conn, `${EXPLAIN} execute ${statement}(${literals.join(", ")})`);
+        return plan.map((row) => row[0] as string).join("\n");
+      };
+      return isFunctionClaim(name) ? withNested(conn, explain) : explain();
     });
   } finally {
     await conn.unsafe(`deallocate ${statement}`);
@@ -310,13 +375,14 @@ async function time(
 ): Promise<Timing> {
   [name, params] = routed(name, params, [null]);
   const text = (options.q ?? queries).text(name);
+  const prepare = !PLANNED_PER_CALL.has(name); // as pgwake runs it
   const [generic0, custom0] = await planCounts(conn, text);
   const samples: number[] = [];
   const start = performance.now();
   for (let i = 0; i < runs; i++) {
     await rolledBack(conn, async () => {
       const t0 = performance.now();
-      const result = await conn.unsafe(text, params as never[], { prepare: true }).values();
+      const result = await conn.unsafe(text, params as never[], { prepare }).values();
       samples.push(performance.now() - t0);
       // A claim that takes nothing answers one row of nulls (carrying `more`): no job.
       const got = name.startsWith("claimJobs")
@@ -335,7 +401,7 @@ async function time(
     p50: percentile(samples, 50),
     p95: percentile(samples, 95),
     max: samples[samples.length - 1]!,
-    cache: `${generic1 - generic0} generic, ${custom1 - custom0} custom`,
+    cache: prepare ? `${generic1 - generic0} generic, ${custom1 - custom0} custom` : "per call",
   };
   (options.into ?? timings).push(timing);
   log(
@@ -633,14 +699,22 @@ function actualTime(line: string | undefined): number | undefined {
   return line ? num(line, /actual time=[\d.]+\.\.([\d.]+)/) : undefined;
 }
 
-/** The lines of the claim's `picked` CTE. */
+/**
+ * The lines of the claim's pick: the `picked` CTE of a filtered claim's statement, or for an
+ * unfiltered one (`_claim`) the plan of the pick inside `_claim_pick`, from its Limit down.
+ */
 function pickedLines(plan: string): string[] {
   const lines = plan.split("\n");
-  const start = lines.findIndex((line) => /^\s*CTE picked/.test(line));
-  if (start < 0) return [];
-  const indent = lines[start]!.search(/\S/);
-  const end = lines.findIndex((line, i) => i > start && line.search(/\S/) <= indent);
-  return lines.slice(start + 1, end < 0 ? undefined : end);
+  const subtree = (from: number) => {
+    const indent = lines[from]!.search(/\S/);
+    const end = lines.findIndex((line, i) => i > from && line.search(/\S/) <= indent);
+    return end < 0 ? lines.slice(from) : lines.slice(from, end);
+  };
+  const cte = lines.findIndex((line) => /^\s*CTE picked/.test(line));
+  if (cte >= 0) return subtree(cte).slice(1);
+  const pick = lines.findIndex((line) => /^Statement: .*for update skip locked/i.test(line));
+  const limit = lines.findIndex((line, i) => i > pick && /^\s*(->\s+)?Limit /.test(line));
+  return pick < 0 || limit < 0 ? [] : subtree(limit);
 }
 
 /** The node path of the claim's `picked` CTE: "Limit → LockRows → Index Scan using …". */
@@ -1406,9 +1480,11 @@ function filteredClaims(p: (...lines: string[]) => void, f: Facts): void {
   const versions = attributeIndexMigrations().map((m) => m.version);
 
   p(
-    "`receive({ filter })` and `work(…, { filter })` claim with the same statement as " +
-      "above: `$4` is the filter as JSON text (null without one) and the `picked` CTE adds " +
-      "`and ($4::text is null or attributes @> $4::text::jsonb)`. `cancel({ filter })` runs `cancelJobsWhere`: " +
+    "`receive({ filter })` and `work(…, { filter })` claim with `claimJobsWhere`, a statement " +
+      "of its own whose `picked` CTE adds `and attributes @> $4::text::jsonb` to the claim's " +
+      "conditions (`$4`: the filter as JSON text). pgwake runs it unprepared, so that each call " +
+      "is planned for its filter: a prepared statement settles on one generic plan for every " +
+      "filter after five calls (see “Generic plans” below). `cancel({ filter })` runs `cancelJobsWhere`: " +
       "`where queue = $1 and attributes @> $2::text::jsonb and (state in ('waiting', 'scheduled', " +
       "'queued') or state = 'running')`. The index for filters is `_jobs_attributes_idx`: " +
       `\`${attributesIndex}\` (${attributeIndexSizes.loaded ?? "?"} after loading)` +
@@ -1428,9 +1504,9 @@ function filteredClaims(p: (...lines: string[]) => void, f: Facts): void {
       ", and only those with attributes.",
   );
   p(
-    "How a filter reaches that index. In a custom plan the parameters are known: `$4::text " +
-      "is null` folds to false, the OR leaves `attributes @> '<filter>'::jsonb`, and because " +
-      "`@>` is strict that condition implies the index's `attributes IS NOT NULL`, while `state = " +
+    "How a filter reaches that index. Planned for the call, the condition is `attributes @> " +
+      "'<filter>'::jsonb`, and because " +
+      "`@>` is strict it implies the index's `attributes IS NOT NULL`, while `state = " +
       "'queued'` " +
       (unfinishedIndex
         ? "implies the rest of its predicate (queued is one of the states it lists). "
@@ -1442,17 +1518,16 @@ function filteredClaims(p: (...lines: string[]) => void, f: Facts): void {
         : ", then") +
       " sorted into claim order), or the walk of `_jobs_claim_idx` in claim order " +
       "with the filter checked on each row until the limit is reached. It chooses by its " +
-      "estimate of how many queued jobs match. A generic plan does not know `$4`, keeps `($4 IS NULL) OR " +
-      "(attributes @> ($4)::jsonb)` as a Filter, and cannot use the GIN index at all (the OR " +
-      "does not imply `attributes IS NOT NULL`): it always walks.",
+      "estimate of how many queued jobs match. A generic plan does not know the filter, guesses " +
+      "the same share of matches for every one, and so takes the same path for all of them.",
   );
   p(
     `What each claim read (\`claimJobs('emails', ${CLAIM_LIMIT}, …, filter)\`, ` +
       `${fmt(queuedTotal)} queued jobs in the queue; matching: jobs of \`emails\` whose ` +
       "attributes contain the filter, counted after loading; estimated: the planner's rows for " +
       "the scan under the `picked` CTE; rows read: rows that scan returned plus those its Filter " +
-      "removed; buffers: of the `picked` CTE, shared hit + read; p50: the prepared statement " +
-      "under “Timings”):",
+      "removed; buffers: of the `picked` CTE, shared hit + read; p50: the statement as pgwake " +
+      "runs it, unprepared, under “Timings”):",
   );
   const row = (label: string, key: string, plan: string, withTiming: boolean) => {
     const m = matches(key);
@@ -1526,23 +1601,20 @@ function filteredClaims(p: (...lines: string[]) => void, f: Facts): void {
   const genericWalks = [rareGeneric, commonGeneric].every(isWalk);
   const rareTiming = timing("rare");
   bullets.push(
-    "- **Generic plans.** " +
+    "- **Generic plans**, what a prepared statement settles on after five calls, are one " +
+      "plan for every filter: here " +
       (genericWalks
-        ? "Both generic plans walk `_jobs_claim_idx`, with the filter clause kept whole. For " +
-          `${json("common")} that is the custom plan's path (${fmt(rowsRead(commonGeneric))} rows ` +
-          `read, ${execTime(commonGeneric)} ms). For ${json("rare")} the walk read ` +
-          `${fmt(rowsRead(rareGeneric))} rows (${fmt(pickedBuffers(rareGeneric))} buffers) to ` +
-          `find ${CLAIM_LIMIT}, Execution Time ${execTime(rareGeneric)} ms against ` +
-          `${execTime(rare)} ms for the custom plan: a walk reads about the limit divided by ` +
-          "the filter's share of the queued jobs, up to the whole backlog. "
-        : `**Not both generic plans walk the claim index**: ${access(rareGeneric)}, ` +
-          `${access(commonGeneric)}. `) +
-      `The generic plan's estimated total cost was ${costOf(rareGeneric)} against ` +
-      `${costOf(rare)} for the selective custom plan, and the prepared claim kept custom plans: ` +
-      `over the timed runs the plan cache counted ${rareTiming?.cache ?? "?"} plans for ` +
-      `${json("rare")} and ${timing("common")?.cache ?? "?"} for ${json("common")} (the same ` +
-      "prepared statement as the unfiltered claim, on the same connection). Generic plans are " +
-      "what a prepared claim uses before the table's first ANALYZE (below).",
+        ? "both walk `_jobs_claim_idx`. For " +
+          `${json("rare")} the walk read ${fmt(rowsRead(rareGeneric))} rows ` +
+          `(${fmt(pickedBuffers(rareGeneric))} buffers) to find ${CLAIM_LIMIT}, Execution Time ` +
+          `${execTime(rareGeneric)} ms against ${execTime(rare)} ms planned for the filter. `
+        : `${access(rareGeneric)} for ${json("rare")} and ${access(commonGeneric)} for ` +
+          `${json("common")}: Execution Time ${execTime(rareGeneric)} and ` +
+          `${execTime(commonGeneric)} ms, against ${execTime(rare)} and ${execTime(common)} ms ` +
+          "planned for each filter. ") +
+      "That is why pgwake runs filtered claims unprepared, planned for every call's filter " +
+      `(the timed runs of ${json("rare")}: p50 ${rareTiming ? ms(rareTiming.p50) : "?"}, ` +
+      "planning included).",
   );
   const noneTiming = timing("none");
   const noneForcedIndex = bitmapIndex(noneForced);
@@ -1990,12 +2062,19 @@ function report(f: Facts, other?: Summary): string {
         : "**Other indexes also have entries for queued jobs, with no other condition**: " +
           `${[...unfiltered, ...unguarded].map(([name]) => `\`${name}\``).join(", ")}.`),
   );
-  p("What the custom plan of the claim shows:");
+  p(
+    "An unfiltered claim is one call, `select … from _claim($1, $2, $3)` (migration 0009): its " +
+      "own plan is a Function Scan, and the statements inside the function (the queue's lease, " +
+      "the pick in `_claim_pick`, the update) are planned once per connection " +
+      "(`plan_cache_mode = force_generic_plan`) with seq scans and bitmap scans ruled out. Their " +
+      "plans, as auto_explain reports them, follow each claim's plan under “Plans”. What they " +
+      "show:",
+  );
   const bullets: string[] = [];
   if (claimScan) {
     bullets.push(
-      `- The \`picked\` CTE is \`${pickedShape(claim)}\` with ` +
-        "`Index Cond: (queue = 'emails'::text)`. " +
+      `- The pick is \`${pickedShape(claim)}\` with ` +
+        `\`${claimScan.details.match(/Index Cond: [^\n]*/)?.[0] ?? "?"}\`. ` +
         (pickedScan(claim).sort
           ? "**There is a Sort under the Limit**: see the plan below. "
           : "There is no Sort under the Limit: the index already returns rows in claim order, " +
@@ -2021,13 +2100,14 @@ function report(f: Facts, other?: Summary): string {
   }
   if (claimPkey) {
     bullets.push(
-      `- The UPDATE finds each picked row again through \`_jobs_pkey\` (Nested Loop, ` +
-        `${fmt(claimPkey.loops)} loops of 1 row) and joins the one \`_queues\` row` +
+      `- The update finds the picked rows again through \`_jobs_pkey\`, in one Index Scan ` +
+        `(\`${claimPkey.details.match(/Index Cond: [^\n]*/)?.[0] ?? "?"}\`, ` +
+        `${fmt(claimPkey.rows)} rows); the queue's lease comes from its own statement, ` +
         (claimQueues
           ? /Seq Scan/.test(claimQueues.line)
-            ? " by a Seq Scan of that two-row, one-page table."
-            : ` by \`${nodeName(claimQueues.line)}\`.`
-          : "."),
+            ? "a Seq Scan of the two-row, one-page `_queues`."
+            : `\`${nodeName(claimQueues.line)}\`.`
+          : "(not found in the plan)."),
     );
   }
   if (claimSort) {
@@ -2044,25 +2124,13 @@ function report(f: Facts, other?: Summary): string {
   );
   if (genericScan) {
     bullets.push(
-      "- The generic plan (parameters unknown at planning) has the same shape and the same " +
-        "index. Its estimates differ: with `limit $2` unknown the planner assumes 10% of the " +
-        `matching rows (rows=${genericScan.line.match(/rows=(\d+) width/)?.[1] ?? "?"} under the ` +
-        "Limit), and its estimated total cost is " +
-        `${costOf(generic)} against ${costOf(claim)} for the custom plan. ` +
-        (/\$4 IS NULL/.test(genericScan.details)
-          ? "Its Filter also keeps the filter clause, `(($4 IS NULL) OR (attributes @> " +
-            "($4)::jsonb))`: the custom plan knows `$4` is null and drops the clause, the " +
-            "generic one cannot, and it guesses that the clause keeps only a fraction of the " +
-            "rows, which is part of its low row estimate (the scan still stopped after " +
-            `${fmt(genericScan.rows)} rows). `
-          : "") +
-        (claimTiming.cache.startsWith("0 generic")
-          ? "A prepared statement only switches to its generic plan when that is not much " +
-            "costlier than the custom plans, and this one never did: over the timed runs below " +
-            `\`pg_prepared_statements\` counted ${claimTiming.cache} plans for the claim, so ` +
-            "every claim is planned again (Planning Time above)."
-          : `Over the timed runs below \`pg_prepared_statements\` counted ${claimTiming.cache} ` +
-            "plans for the claim."),
+      "- The top-level statement has nothing left to plan: its custom and generic plans are the " +
+        `same Function Scan (estimated total cost ${costOf(claim)} and ${costOf(generic)}), ` +
+        "and over the timed runs below `pg_prepared_statements` counted " +
+        `${claimTiming.cache} plans for it. The statements inside are generic in both runs ` +
+        "(`queue = $1`, not the queue's name): with the limit unknown, the pick's plan expects " +
+        `rows=${genericScan.line.match(/rows=(\d+) width/)?.[1] ?? "?"} under the Limit, and ` +
+        `its scan still stopped after ${fmt(genericScan.rows)} rows.`,
     );
   }
   p(...bullets);
@@ -2103,7 +2171,7 @@ function report(f: Facts, other?: Summary): string {
       `table, which had ${fmt(fresh.pages)} pages.`,
   );
   p(
-    `- The \`picked\` CTE of the claim is \`${pickedShape(freshPlan)}\`` +
+    `- The claim's pick is \`${pickedShape(freshPlan)}\`` +
       (freshScan.sort
         ? `, **with a Sort** (${fmt(freshScan.sort.rows)} rows out): see the plan.`
         : freshScan.scan && /_jobs_claim_idx/.test(freshScan.scan.line)
@@ -2116,7 +2184,7 @@ function report(f: Facts, other?: Summary): string {
       `Timed like the statements under “Timings” (prepared, ${fresh.timing.runs} runs, each ` +
       `rolled back): p50 ${ms(fresh.timing.p50)}, p95 ${ms(fresh.timing.p95)}, max ` +
       `${ms(fresh.timing.max)} (plan cache: ${fresh.timing.cache}).`,
-    `- The generic plan's \`picked\` CTE is \`${pickedShape(freshGeneric)}\` ` +
+    `- The generic plan's pick is \`${pickedShape(freshGeneric)}\` ` +
       `(Execution Time ${execTime(freshGeneric)} ms, estimated total cost ${costOf(freshGeneric)} ` +
       `against ${costOf(freshPlan)} for the custom plan). ` +
       (/^[1-9]/.test(fresh.timing.cache)
@@ -2130,7 +2198,7 @@ function report(f: Facts, other?: Summary): string {
     `For comparison, the same in \`${old.schema}\`, where this script created the index of ` +
       "earlier migrations, `_jobs_queue_state_idx on _jobs (queue, state)` (on all jobs), " +
       "after the migration and before the insert; `reltuples` " +
-      `${reltuplesText(old)}, ${old.statistics} rows in \`pg_stats\`. The \`picked\` CTE is ` +
+      `${reltuplesText(old)}, ${old.statistics} rows in \`pg_stats\`. The pick is ` +
       `\`${pickedShape(oldPlan)}\`` +
       (oldScan.sort
         ? `: the scan returned all ${fmt(oldScan.scan?.rows)} queued jobs of the queue ` +
@@ -2138,7 +2206,7 @@ function report(f: Facts, other?: Summary): string {
           `(\`${oldScan.sort.details.match(/Sort Method: [^\n]*/)?.[0]?.trim() ?? "?"}\`) to ` +
           `keep ${CLAIM_LIMIT}. Execution Time ${execTime(oldPlan)} ms, about ${slower} times ` +
           `the claim above; p50 ${ms(old.timing.p50)} over ${old.timing.runs} timed runs ` +
-          `(plan cache: ${old.timing.cache}; the generic plan's \`picked\` CTE is ` +
+          `(plan cache: ${old.timing.cache}; the generic plan's pick is ` +
           `\`${pickedShape(oldGeneric)}\`).`
         : `: in this run the planner did not sort the queued jobs even with that index ` +
           `(Execution Time ${execTime(oldPlan)} ms, p50 ${ms(old.timing.p50)}).`),
@@ -2283,7 +2351,8 @@ function report(f: Facts, other?: Summary): string {
   // -------------------------------------------------------------------------------------------
   p("## Timings");
   p(
-    "Each statement ran as a named prepared statement on one connection (as pgwake runs them), " +
+    "Each statement ran on one connection as pgwake runs it: as a named prepared statement, " +
+      "except the filtered claims, which pgwake runs unprepared (plan cache: per call), " +
       "each run in its own transaction that was rolled back. The time is the statement's round " +
       "trip measured in Node, without BEGIN and ROLLBACK. Rolled-back claims leave the queue as " +
       "it was, so every run claims the same ten jobs. The plan cache column is the change in " +
@@ -2358,16 +2427,16 @@ function report(f: Facts, other?: Summary): string {
     p(
       `| | ${a} (this run) | ${b} (second run) |`,
       "| --- | --- | --- |",
-      row("claim: `picked` CTE", `\`${mine.claimPicked}\``, `\`${other.claimPicked}\``),
+      row("claim: pick", `\`${mine.claimPicked}\``, `\`${other.claimPicked}\``),
       row("claim: Execution Time", `${mine.claimExec} ms`, `${other.claimExec} ms`),
       row(
         "claim: p50 / p95",
         `${ms(mine.claimP50)} / ${ms(mine.claimP95)}`,
         `${ms(other.claimP50)} / ${ms(other.claimP95)}`,
       ),
-      row("before ANALYZE: `picked` CTE", `\`${mine.freshPicked}\``, `\`${other.freshPicked}\``),
+      row("before ANALYZE: pick", `\`${mine.freshPicked}\``, `\`${other.freshPicked}\``),
       row(
-        "before ANALYZE: `picked` CTE, generic plan",
+        "before ANALYZE: pick, generic plan",
         `\`${mine.freshGenericPicked}\``,
         `\`${other.freshGenericPicked}\``,
       ),
@@ -2377,7 +2446,7 @@ function report(f: Facts, other?: Summary): string {
         `${other.freshExec} ms / ${ms(other.freshP50)}`,
       ),
       row(
-        "before ANALYZE, old (queue, state) index: `picked` CTE",
+        "before ANALYZE, old (queue, state) index: pick",
         `\`${mine.oldPicked}\``,
         `\`${other.oldPicked}\``,
       ),

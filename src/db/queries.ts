@@ -78,7 +78,7 @@ export type QueryName = (typeof QUERY_NAMES)[number];
  * for its filter: a selective one reads the GIN index on attributes, a broad one the claim index
  * in order; one generic plan for every filter would serve some of them with the wrong index.
  */
-const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs", "claimJobsWhere"]);
+export const PLANNED_PER_CALL: ReadonlySet<QueryName> = new Set(["listJobs", "claimJobsWhere"]);
 
 /**
  * How long a statement orphaned by a broken connection (src/db/orphans.ts) is waited for. pgwake's
