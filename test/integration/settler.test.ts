@@ -30,3 +30,44 @@ dbTest(
     assert.equal((await q.get(id))?.result, "current");
   },
 );
+
+dbTest(
+  "acks, nacks and releases run twice (a retry after a dropped connection) read as applied; a stale lease as missed",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue("again", { maxAttempts: 3 });
+    await q.sendMany([{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    const queries = new Queries(schema, false);
+    const db = admin as unknown as Db;
+    const rows = (await queries.claimJobs(db, "again", 3, "test", null)).rows;
+    assert.equal(rows.length, 3);
+    const [acked, nacked, released] = rows.map((row) => ({ id: row.id, token: row.leaseToken }));
+    const stale = { id: acked!.id, token: "00000000-0000-4000-8000-000000000000" };
+    const key = (lease: { id: string; token: string }) => `${lease.id}:${lease.token}`;
+
+    const ack = [{ ...acked!, resultText: '"done"' }];
+    const nack = [{ ...nacked!, error: { message: "boom" }, delay_ms: null }];
+    for (const run of ["first", "retry"]) {
+      assert.deepEqual([...(await queries.completeJobs(db, ack))], [], `ack, ${run}`);
+      assert.deepEqual([...(await queries.failJobs(db, nack))], [], `nack, ${run}`);
+      assert.deepEqual([...(await queries.releaseJobs(db, [released!]))], [], `release, ${run}`);
+    }
+    // Answers name only the leases that did not apply, among ones that did.
+    const missed = await queries.completeJobs(db, [
+      { ...stale, resultText: "null" },
+      { ...acked!, resultText: '"done"' },
+    ]);
+    assert.deepEqual([...missed], [key(stale)]);
+
+    const states = await admin.unsafe<Array<{ id: string; state: string; attempt: number }>>(
+      `select id::text, state::text, attempt from "${schema}"._jobs order by id`,
+    );
+    const byId = new Map(states.map((row) => [row.id, row]));
+    assert.equal(byId.get(acked!.id)?.state, "completed");
+    assert.equal(byId.get(nacked!.id)?.state, "scheduled", "retried after backoff, once");
+    assert.equal(byId.get(nacked!.id)?.attempt, 1);
+    assert.equal(byId.get(released!.id)?.state, "queued");
+    assert.equal(byId.get(released!.id)?.attempt, 0, "a release does not count the attempt");
+    assert.equal((await q.get(acked!.id))?.result, "done");
+  },
+);
