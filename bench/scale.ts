@@ -1,7 +1,8 @@
 /**
  * How pgwake bends with size: claim latency and drain throughput on an empty table, with a
  * backlog of 1,000,000 queued jobs, with 5,000,000 finished jobs retained, and with 1 → 10
- * worker processes. Prints a Markdown table (and writes bench/results/scale-<date>.md).
+ * worker processes. Prints a Markdown table (and writes bench/results/scale-<date>.md, or
+ * scale-<date>b.md and so on when that exists).
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/scale.ts
  *   SCALE_QUEUED=1000000 SCALE_FINISHED=5000000 SCALE_JOBS=40000 SCALE_PROCESSES=1,2,4,10
@@ -13,7 +14,7 @@
  * SQL (generate_series), then VACUUM ANALYZE, as a long-running table would be.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { connect } from "../src/index.js";
@@ -194,8 +195,11 @@ const table = [
 console.log(`\n${table}`);
 const out = fileURLToPath(new URL("./results/", import.meta.url));
 mkdirSync(out, { recursive: true });
+// A day's later runs get b, c, …: a run never overwrites results the README may cite.
+const day = `${out}scale-${new Date().toISOString().slice(0, 10)}`;
+const suffix = ["", ..."bcdefghijklmnopqrstuvwxyz"].find((s) => !existsSync(`${day}${s}.md`));
 await writeFormatted(
-  `${out}scale-${new Date().toISOString().slice(0, 10)}.md`,
+  `${day}${suffix ?? `-${Date.now()}`}.md`,
   `# bench/scale.ts, PostgreSQL ${version}\n\nJOBS=${JOBS} QUEUED=${QUEUED} FINISHED=${FINISHED}\n\n${table}\n`,
 );
 await sql.unsafe(`drop schema "${schema}" cascade`);
