@@ -25,12 +25,14 @@ function average(current: number, sample: number): number {
 export type Handler<P, R> = (job: Job<P, R>) => R | void | Promise<R | void>;
 
 /**
- * A pool of `concurrency` handlers fed by claims of up to `batch` jobs.
+ * A pool of `concurrency` handlers fed by claims: after a wake-up one of `batch` + 1 jobs, then
+ * one claim for all that the handlers and the buffer lack (see `pump`).
  *
  * The pool keeps jobs claimed ahead of its handlers (leased and heartbeated like running ones),
  * as many as its handlers get through in two claim round trips (see `adapt`), so a handler that
  * finishes starts the next job at once instead of waiting for a round trip; the claims of one
- * turn of the event loop share one statement (src/claims.ts).
+ * turn of the event loop share one statement (src/claims.ts). While the buffer keeps every
+ * handler busy, it is topped up once half of it has run.
  * Claims go on until the pool and its buffer are full or one comes back short (the queue is
  * empty for now); then the pool waits for a wake-up. A handler's slot is free again as soon as
  * it returns: its ack is written while the next job runs. Stopping hands the jobs claimed ahead
