@@ -36,6 +36,8 @@ export class Cleaner {
   /** When the timer fires, on the monotonic clock. */
   private timerAt = Infinity;
   private running = false;
+  /** The breath between two batches under way: stop() ends it, so no timer outlives the client. */
+  private pause: { timer: NodeJS.Timeout; end: () => void } | undefined;
   /** Jobs finished during a run, whose reads may predate them: run again after it. */
   private again = false;
   private stopped = false;
@@ -71,6 +73,10 @@ export class Cleaner {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.pause) {
+      clearTimeout(this.pause.timer);
+      this.pause.end();
+    }
   }
 
   private arm(delayMs: number): void {
@@ -116,9 +122,13 @@ export class Cleaner {
       const tookMs = performance.now() - started;
       if (tookMs > SLOW_BATCH_MS) batch = Math.max(MIN_BATCH, batch / 2);
       else if (tookMs < SLOW_BATCH_MS / 2) batch = Math.min(MAX_BATCH, batch * 2);
-      await new Promise((resolve) =>
-        unrefTimer(() => resolve(undefined), PAUSE_BETWEEN_BATCHES_MS),
-      );
+      await new Promise<void>((resolve) => {
+        const end = (): void => {
+          this.pause = undefined;
+          resolve();
+        };
+        this.pause = { timer: unrefTimer(end, PAUSE_BETWEEN_BATCHES_MS), end };
+      });
     }
     const next = await this.source.dueIn();
     return next === null ? null : Math.max(0, next);

@@ -66,7 +66,11 @@ dbTest(
 
     await worker.stop();
     await client.close();
-    assert.equal(pendingSrcTimers(), 0, "no timer of src/ pending once the client closed");
+    assert.equal(
+      pendingSrcTimers(),
+      0,
+      `no timer of src/ pending once the client closed: ${JSON.stringify([...pendingTimers()])}`,
+    );
   },
   { timeout: 120_000 },
 );

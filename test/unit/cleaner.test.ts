@@ -30,3 +30,48 @@ test("the cleaner grows its batches while they come back full and quick, to keep
   assert.equal(Math.max(...limits), 5000);
   assert.ok(limits.length < 30, `${limits.length} batches for 60,000 jobs`);
 });
+
+test("stopping the cleaner between two batches ends its pause: no timer outlives it", async () => {
+  const timers = new Set<NodeJS.Timeout>();
+  const { setTimeout: set, clearTimeout: clear } = globalThis;
+  globalThis.setTimeout = ((callback: () => void, ms?: number) => {
+    const timer: NodeJS.Timeout = set(() => {
+      timers.delete(timer);
+      callback();
+    }, ms);
+    timers.add(timer);
+    return timer;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((timer: NodeJS.Timeout) => {
+    timers.delete(timer);
+    clear(timer);
+  }) as typeof clearTimeout;
+  try {
+    let batches = 0;
+    let secondBatch!: () => void;
+    const paused = new Promise<void>((resolve) => (secondBatch = resolve));
+    const cleaner = new Cleaner(
+      {
+        dueIn: async () => 0,
+        retentions: async () => new Map([["q", 1000]]),
+        deleteBatch: async (limit) => {
+          if (++batches === 1) setImmediate(secondBatch); // stop while the pause runs
+          return { allowed: true, deleted: limit }; // always full: another batch follows
+        },
+      },
+      (error) => assert.fail(String(error)),
+    );
+    // The cleaner's timers are unref'd: keep the test alive meanwhile (with the untracked timer).
+    const keepAlive = set(() => assert.fail("no second batch within 5 s"), 5000);
+    cleaner.refresh();
+    await paused;
+    cleaner.stop();
+    clear(keepAlive);
+    assert.equal(timers.size, 0, "the pause's timer is cleared with the cleaner");
+    await new Promise((resolve) => set(resolve, 50)); // past the 20 ms pause
+    assert.equal(batches, 1, "no batch after stop()");
+  } finally {
+    globalThis.setTimeout = set;
+    globalThis.clearTimeout = clear;
+  }
+});
