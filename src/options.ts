@@ -141,7 +141,11 @@ export interface ReceiveOptions {
 export interface WorkOptions {
   /** Jobs run at once (default 1). */
   concurrency?: number;
-  /** Most jobs one claim takes (default 1; never more than the free slots). */
+  /**
+   * The first claim after a wake-up takes `batch` + 1 jobs (default 1); only when it comes back
+   * full does the worker claim for its free slots and ahead of its handlers, a claim for all
+   * that is missing at a time.
+   */
   batch?: number;
   /** Only jobs whose attributes contain these. */
   filter?: Record<string, string | number | boolean | null>;

@@ -68,7 +68,12 @@ export class Settler {
 const APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: true });
 const NOT_APPLIED: Outcome<boolean> = Object.freeze({ ok: true, value: false });
 
-/** Each item's outcome, from the leases the statement could not apply (usually none). */
+/**
+ * Each item's outcome, from the leases the statement could not apply (usually none). An empty
+ * answer therefore reads as "all applied": it is one only because `Queries.run` rejects a
+ * statement that did not run (`checkRan`), and the keys match because ids and tokens travel as
+ * PostgreSQL's lowercase UUID text both ways (claimed rows; ids from users pass `checkJobId`).
+ */
 async function applied<T extends LeaseRef>(
   items: T[],
   run: () => Promise<Set<string>>,

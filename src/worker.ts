@@ -10,7 +10,7 @@ import { unrefTimer } from "./util/timer.js";
 
 /** The most jobs a worker keeps claimed ahead of its handlers. */
 const MAX_AHEAD = 1000;
-/** The most jobs one claim of a worker asks for (its claims of a turn still share a statement). */
+/** The most jobs one claim of a worker asks for (src/claims.ts merges claims up to as many). */
 const MAX_CLAIM = 1000;
 
 /** An exponentially weighted moving average (the first sample stands alone). */
@@ -102,8 +102,8 @@ export class Worker<P = unknown, R = unknown> {
   }
 
   /**
-   * Stops claiming, aborts the running jobs' signals, and waits for their handlers to finish and
-   * settle (nothing is claimed ahead, so nothing else needs handing back). With `timeout`, stops
+   * Stops claiming, aborts the running jobs' signals, hands the jobs claimed ahead back at once
+   * (uncounted), and waits for the handlers to finish and settle. With `timeout`, stops
    * waiting after that long: handlers still running keep their jobs (and leases) until they
    * finish, or until the client closes. Safe to call more than once.
    *
@@ -156,13 +156,11 @@ export class Worker<P = unknown, R = unknown> {
     const have = this.active.size + this.buffer.length + this.requested;
     const room = this.concurrency + this.ahead - have;
     if (room <= 0) return;
-    // While the jobs claimed ahead keep every handler busy, a claim waits until it is worth a
-    // statement: half the buffer, about one claim round trip of work, so the other half covers
-    // it. One claim per finished job (a freed slot each) cost a chain of promises per job: half
-    // the client's allocations in a drain.
-    if (!this.probing && have >= this.concurrency && room < Math.max(this.batch, this.ahead / 2)) {
-      return;
-    }
+    // While the jobs claimed ahead keep every handler busy, a claim waits until half the buffer
+    // has run (`ahead` is two claim round trips of work, so the other half covers the claim).
+    // One claim per finished job (a freed slot each) cost a chain of promises per job: half the
+    // client's allocations in a drain. (`room` is at most `ahead` here, so this always comes.)
+    if (!this.probing && have >= this.concurrency && room < this.ahead / 2) return;
     // A probe asks for one job more than a batch: only when it gets them all is the queue deep
     // enough to fan out. One that asked for exactly what arrived would come back full for a
     // single new job and set off a claim of every free slot that finds nothing. Otherwise one

@@ -122,6 +122,7 @@ export class Cleaner {
       const tookMs = performance.now() - started;
       if (tookMs > SLOW_BATCH_MS) batch = Math.max(MIN_BATCH, batch / 2);
       else if (tookMs < SLOW_BATCH_MS / 2) batch = Math.min(MAX_BATCH, batch * 2);
+      if (this.stopped) return null; // stopped during the batch: no pause to end later
       await new Promise<void>((resolve) => {
         const end = (): void => {
           this.pause = undefined;

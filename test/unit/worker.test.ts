@@ -10,7 +10,7 @@ import { Worker } from "../../src/worker.js";
  * An in-memory queue behind the worker's two hosts: no database is involved, only the worker's
  * own bookkeeping (how it asks for jobs), which a drain against PostgreSQL cannot count exactly.
  */
-function memoryQueue(size: number, claimMs: number) {
+function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => undefined) {
   const queued = Array.from({ length: size }, (_, i) => `job-${i}`);
   const claims: number[] = [];
   const acked = new Map<string, number>();
@@ -39,6 +39,7 @@ function memoryQueue(size: number, claimMs: number) {
     wakeups,
     claim: async (queue, limit) => {
       claims.push(limit);
+      onClaim();
       await new Promise((resolve) => setTimeout(resolve, claimMs));
       return queued.splice(0, limit).map((id) => new Job(queue, row(id), jobHost));
     },
@@ -89,4 +90,38 @@ test("a worker tops up its jobs claimed ahead in claims of many, not one claim p
     claims.some((limit) => limit > 10),
     `claims ask for what the buffer lacks at once: ${claims.slice(0, 20).join(", ")}`,
   );
+});
+
+test("a worker whose batch exceeds what it keeps ahead still tops up while its handlers are busy", async () => {
+  // Slow handlers (10 ms) and quick claims (1 ms): the worker keeps a few jobs ahead, fewer than
+  // `batch`. Its buffer must still be topped up while every handler runs, not only once one
+  // of them has gone idle and waits a claim's round trip.
+  const size = 300;
+  const concurrency = 10;
+  let running = 0;
+  let claimsWhileAllBusy = 0;
+  const { host, wakeups, acked } = memoryQueue(size, 1, () => {
+    if (running === concurrency) claimsWhileAllBusy++;
+  });
+  const untrack = wakeups.track("q");
+  let handled = 0;
+  let allHandled!: () => void;
+  const done = new Promise<void>((resolve) => (allHandled = resolve));
+  const worker = new Worker(
+    host,
+    "q",
+    async () => {
+      running++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      running--;
+      if (++handled === size) allHandled();
+    },
+    { concurrency, batch: 50, filter: null },
+    new AbortController().signal,
+  );
+  await done;
+  await worker.stop();
+  untrack();
+  assert.equal(acked.size, size, "every job acked once");
+  assert.ok(claimsWhileAllBusy > 0, "some claims were made while every handler was busy");
 });
