@@ -4,7 +4,7 @@ import { Coalescer, type Outcome } from "./util/coalescer.js";
 import { unrefTimer } from "./util/timer.js";
 
 /** Most jobs one claim statement takes, whatever the consumers asked for together. */
-const MAX_CLAIM = 1000;
+export const MAX_CLAIM = 1000;
 /**
  * Claim statements of one queue in flight at once: more would only queue up on the same rows at
  * the head of the claim index (each skips what the others locked).

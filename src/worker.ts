@@ -1,4 +1,5 @@
 import { Claimer, type ConsumerHost } from "./claimer.js";
+import { MAX_CLAIM } from "./claims.js";
 import { AbortedError, JobCancelledError, LeaseLostError, ValidationError } from "./errors.js";
 import type { Job } from "./job.js";
 import type { Filter } from "./options.js";
@@ -10,8 +11,6 @@ import { unrefTimer } from "./util/timer.js";
 
 /** The most jobs a worker keeps claimed ahead of its handlers. */
 const MAX_AHEAD = 1000;
-/** The most jobs one claim of a worker asks for (src/claims.ts merges claims up to as many). */
-const MAX_CLAIM = 1000;
 
 /** An exponentially weighted moving average (the first sample stands alone). */
 function average(current: number, sample: number): number {
@@ -164,7 +163,7 @@ export class Worker<P = unknown, R = unknown> {
     // A probe asks for one job more than a batch: only when it gets them all is the queue deep
     // enough to fan out. One that asked for exactly what arrived would come back full for a
     // single new job and set off a claim of every free slot that finds nothing. Otherwise one
-    // claim asks for all that is missing.
+    // claim asks for all that is missing, up to what one claim statement takes.
     const limit = Math.min(this.probing ? this.batch + 1 : MAX_CLAIM, room);
     this.requested += limit;
     this.track(this.claim(limit));
