@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Claims } from "../../src/claims.js";
-import type { ClaimedRow } from "../../src/db/rows.js";
-
-const row = (id: string): ClaimedRow => ({
-  id,
-  payload: null,
-  attributes: null,
-  attempt: 1,
-  leaseToken: `token-${id}`,
-  leaseMs: 30_000,
-  waitedMs: 0,
-  leaseExpiresAt: new Date(),
-  traceContext: null,
-});
+import { claimedRow as row } from "../helpers/claimed-row.js";
 
 test("claims of one turn share one statement, each getting at most its share, in order", async () => {
   const statements: number[] = [];

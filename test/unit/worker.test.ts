@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ConsumerHost } from "../../src/claimer.js";
-import type { ClaimedRow } from "../../src/db/rows.js";
 import { Job, type JobHost } from "../../src/job.js";
 import { Wakeups } from "../../src/notify/wakeups.js";
 import { Worker } from "../../src/worker.js";
+import { claimedRow } from "../helpers/claimed-row.js";
 
 /**
  * An in-memory queue behind the worker's two hosts: no database is involved, only the worker's
  * own bookkeeping (how it asks for jobs), which a drain against PostgreSQL cannot count exactly.
+ * `drain` runs a worker until it has handled every job, then stops it.
  */
 function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => undefined) {
   const queued = Array.from({ length: size }, (_, i) => `job-${i}`);
@@ -23,17 +24,6 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
     fail: async () => assert.fail("no job fails"),
     release: () => undefined,
   };
-  const row = (id: string): ClaimedRow => ({
-    id,
-    payload: null,
-    attributes: null,
-    attempt: 1,
-    leaseToken: `token-${id}`,
-    leaseMs: 30_000,
-    waitedMs: 0,
-    leaseExpiresAt: new Date(),
-    traceContext: null,
-  });
   const wakeups = new Wakeups();
   const host: ConsumerHost = {
     wakeups,
@@ -41,41 +31,51 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
       claims.push(limit);
       onClaim();
       await new Promise((resolve) => setTimeout(resolve, claimMs));
-      return queued.splice(0, limit).map((id) => new Job(queue, row(id), jobHost));
+      return queued.splice(0, limit).map((id) => new Job(queue, claimedRow(id), jobHost));
     },
     releaseUndelivered: async (jobs) => void queued.unshift(...jobs.map((job) => job.id)),
     failUnsettled: async () => assert.fail("every job is settled"),
     watchDeadlines: () => () => undefined,
     reportError: (error) => assert.fail(error as Error),
   };
-  return { host, wakeups, claims, acked };
+  const drain = async (
+    handler: () => Promise<void>,
+    options: { concurrency: number; batch: number },
+  ): Promise<void> => {
+    const untrack = wakeups.track("q");
+    let handled = 0;
+    let allHandled!: () => void;
+    const done = new Promise<void>((resolve) => (allHandled = resolve));
+    const worker = new Worker(
+      host,
+      "q",
+      async () => {
+        await handler();
+        if (++handled === size) allHandled();
+      },
+      { ...options, filter: null },
+      new AbortController().signal,
+    );
+    await done;
+    await worker.stop();
+    untrack();
+  };
+  return { drain, claims, acked };
 }
 
 test("a worker tops up its jobs claimed ahead in claims of many, not one claim per finished job", async () => {
   const size = 3000;
-  const { host, wakeups, claims, acked } = memoryQueue(size, 2);
-  const untrack = wakeups.track("q");
-  const closing = new AbortController();
+  const { drain, claims, acked } = memoryQueue(size, 2);
   let running = 0;
   let mostRunning = 0;
-  let handled = 0;
-  let allHandled!: () => void;
-  const done = new Promise<void>((resolve) => (allHandled = resolve));
-  const worker = new Worker(
-    host,
-    "q",
+  await drain(
     async () => {
       mostRunning = Math.max(mostRunning, ++running);
       await new Promise((resolve) => setImmediate(resolve));
       running--;
-      if (++handled === size) allHandled();
     },
-    { concurrency: 10, batch: 1, filter: null },
-    closing.signal,
+    { concurrency: 10, batch: 1 },
   );
-  await done;
-  await worker.stop();
-  untrack();
 
   assert.equal(acked.size, size, "every job acked");
   assert.ok(
@@ -100,28 +100,17 @@ test("a worker whose batch exceeds what it keeps ahead still tops up while its h
   const concurrency = 10;
   let running = 0;
   let claimsWhileAllBusy = 0;
-  const { host, wakeups, acked } = memoryQueue(size, 1, () => {
+  const { drain, acked } = memoryQueue(size, 1, () => {
     if (running === concurrency) claimsWhileAllBusy++;
   });
-  const untrack = wakeups.track("q");
-  let handled = 0;
-  let allHandled!: () => void;
-  const done = new Promise<void>((resolve) => (allHandled = resolve));
-  const worker = new Worker(
-    host,
-    "q",
+  await drain(
     async () => {
       running++;
       await new Promise((resolve) => setTimeout(resolve, 10));
       running--;
-      if (++handled === size) allHandled();
     },
-    { concurrency, batch: 50, filter: null },
-    new AbortController().signal,
+    { concurrency, batch: 50 },
   );
-  await done;
-  await worker.stop();
-  untrack();
   assert.equal(acked.size, size, "every job acked once");
   assert.ok(claimsWhileAllBusy > 0, "some claims were made while every handler was busy");
 });
