@@ -305,9 +305,21 @@ function nestedPlan(report: string): string {
   return [`Statement: ${query}`, ...lines.slice(top).map((line) => `  ${line}`)].join("\n");
 }
 
-/** Whether this claim runs in `_claim`, whose plans only auto_explain can show. */
-function isFunctionClaim(name: QueryName): boolean {
-  return name === "claimJobs";
+/**
+ * `EXPLAIN` of `statement` (statement `name`'s text, or an EXECUTE of it), as text; for an
+ * unfiltered claim, which runs in `_claim`, followed by the plans inside it (`withNested`).
+ */
+async function explainText(
+  conn: Conn,
+  name: QueryName,
+  statement: string,
+  params?: Param[],
+): Promise<string> {
+  const explain = async () => {
+    const plan = await rows(conn, `${EXPLAIN} ${statement}`, params);
+    return plan.map((row) => row[0] as string).join("\n");
+  };
+  return name === "claimJobs" ? withNested(conn, explain) : explain();
 }
 
 /**
@@ -323,11 +335,7 @@ async function explainCustom(
   [name, params] = routed(name, params, [null]);
   return rolledBack(conn, async () => {
     if (options.settings) await conn.unsafe(options.settings);
-    const explain = async () => {
-      const plan = await rows(conn, `${EXPLAIN} ${(options.q ?? queries).text(name)}`, params);
-      return plan.map((row) => row[0] as string).join("\n");
-    };
-    return isFunctionClaim(name) ? withNested(conn, explain) : explain();
+    return explainText(conn, name, (options.q ?? queries).text(name), params);
   });
 }
 
@@ -348,11 +356,7 @@ async function explainGeneric(
   try {
     return await rolledBack(conn, async () => {
       await conn.unsafe("set local plan_cache_mode = force_generic_plan");
-      const explain = async () => {
-        const plan = await rows(conn, `${EXPLAIN} execute ${statement}(${literals.join(", ")})`);
-        return plan.map((row) => row[0] as string).join("\n");
-      };
-      return isFunctionClaim(name) ? withNested(conn, explain) : explain();
+      return explainText(conn, name, `execute ${statement}(${literals.join(", ")})`);
     });
   } finally {
     await conn.unsafe(`deallocate ${statement}`);
