@@ -181,8 +181,8 @@ returning j.id::text;
 -- ANALYZE that saw no running job, the planner otherwise walked every entry of the running
 -- index, dead ones included, on each ack (700 acks with 20,000 jobs held: 38.8 ms → 5.5 ms;
 -- server CPU per acked job in a claim/ack loop: 13.7 → 8.0 µs). The lookup of earlier successes
--- reads only the leases the update missed. Heartbeats, nacks and releases find their rows the same way, and
--- nacks and releases answer with what they missed too.
+-- reads only the leases the update missed. Heartbeats, nacks and releases find their rows the
+-- same way, and nacks and releases answer with what they missed too.
 with input as (
   select * from jsonb_to_recordset($1::text::jsonb) as r(id uuid, token uuid, result jsonb)
 ), done as (
