@@ -31,7 +31,8 @@ export type Handler<P, R> = (job: Job<P, R>) => R | void | Promise<R | void>;
  * as many as its handlers get through in two claim round trips (see `adapt`), so a handler that
  * finishes starts the next job at once instead of waiting for a round trip; the claims of one
  * turn of the event loop share one statement (src/claims.ts). While the buffer keeps every
- * handler busy, it is topped up once half of it has run.
+ * handler busy, it is topped up once a quarter of it has run. One claim is in flight at a time, so
+ * jobs reach the handlers in the order the queue gives them.
  * Claims go on until the pool and its buffer are full or one comes back short (the queue is
  * empty for now); then the pool waits for a wake-up. A handler's slot is free again as soon as
  * it returns: its ack is written while the next job runs. Stopping hands the jobs claimed ahead
@@ -63,8 +64,8 @@ export class Worker<P = unknown, R = unknown> {
   /** Handlers, claims and hand-backs under way: stop() waits for them. */
   private pendingTasks = 0;
   private noTasks: Deferred<void> | undefined;
-  /** Jobs asked for by claims in flight. */
-  private requested = 0;
+  /** A claim is in flight: the next waits for it (see `pump`). */
+  private claiming = false;
   /** A claim came back short: wait for a wake-up before claiming again. */
   private waiting = false;
   /** Claim one batch at a time until one comes back full (at start, and after each wake-up). */
@@ -147,25 +148,30 @@ export class Worker<P = unknown, R = unknown> {
       this.pendingTasks++;
       void this.run(this.buffer.shift()!);
     }
-    if (this.stopSignal.aborted || this.waiting) return;
-    // After a wake-up one claim probes the queue; only a full one fans out to every free slot,
-    // so a single new job does not set off `concurrency` claims in every process.
-    if (this.probing && this.requested > 0) return;
-    // Running, claimed ahead, and asked for.
-    const have = this.active.size + this.buffer.length + this.requested;
+    // One claim at a time: two in flight would let the second take the jobs after those the
+    // first holds and answer first, running later jobs before earlier ones (concurrency 1 would
+    // not be first-in, first-out). The next claim, once this one is back, asks for all that is
+    // missing by then. After a wake-up, that one claim is a probe of the queue; only a full one
+    // fans out to every free slot, so a single new job does not set off a claim of
+    // `concurrency` jobs in every process.
+    if (this.stopSignal.aborted || this.waiting || this.claiming) return;
+    // Running and claimed ahead.
+    const have = this.active.size + this.buffer.length;
     const room = this.concurrency + this.ahead - have;
     if (room <= 0) return;
-    // While the jobs claimed ahead keep every handler busy, a claim waits until half the buffer
-    // has run (`ahead` is two claim round trips of work, so the other half covers the claim).
-    // One claim per finished job (a freed slot each) cost a chain of promises per job: half the
-    // client's allocations in a drain. (`room` is at most `ahead` here, so this always comes.)
-    if (!this.probing && have >= this.concurrency && room < this.ahead / 2) return;
+    // While the jobs claimed ahead keep every handler busy, a claim waits until a quarter of the
+    // buffer has run (`ahead` is two claim round trips of work, so the rest covers the claim with
+    // room to spare; at half, a claim slowed by a busy server let the handlers run dry, ~4% of a
+    // drain, now that claims do not overlap). One claim per finished job (a freed slot each) cost
+    // a chain of promises per job: half the client's allocations in a drain. (`room` is at most
+    // `ahead` here, so this always comes.)
+    if (!this.probing && have >= this.concurrency && room < this.ahead / 4) return;
     // A probe asks for one job more than a batch: only when it gets them all is the queue deep
     // enough to fan out. One that asked for exactly what arrived would come back full for a
     // single new job and set off a claim of every free slot that finds nothing. Otherwise one
     // claim asks for all that is missing, up to what one claim statement takes.
     const limit = Math.min(this.probing ? this.batch + 1 : MAX_CLAIM, room);
-    this.requested += limit;
+    this.claiming = true;
     this.track(this.claim(limit));
   }
 
@@ -205,7 +211,7 @@ export class Worker<P = unknown, R = unknown> {
   private async claim(limit: number): Promise<void> {
     const started = performance.now();
     const { jobs, seen } = await this.claimer.claimOnce(limit);
-    this.requested -= limit;
+    this.claiming = false;
     if (jobs.length > 0) this.claimMs = average(this.claimMs, performance.now() - started);
     if (jobs.length === limit) this.probing = false;
     this.buffer.push(...jobs);

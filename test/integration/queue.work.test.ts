@@ -169,3 +169,35 @@ dbTest("a handler may settle the job itself", async ({ connect }) => {
   });
   assert.equal(await within(q.send(1).completed, 5000, "completion"), "by hand");
 });
+
+dbTest(
+  "with concurrency 1 a worker runs a deep queue's jobs in order, priorities first",
+  async ({ connect }) => {
+    // Quick handlers make the worker claim hundreds ahead and top them up while they run: a
+    // second claim in flight beside the first would take the jobs after the ones the first
+    // holds, and could answer first.
+    const client = await connect();
+    const q = await client.createQueue<number>("fifo");
+    const size = 5000;
+    await q.sendMany(
+      Array.from({ length: size }, (_, i) => ({
+        payload: i,
+        options: { priority: i % 100 === 0 ? 1 : 0 },
+      })),
+    );
+    const order: number[] = [];
+    const all = signal();
+    const worker = q.work(
+      (job) => {
+        order.push(job.payload);
+        if (order.length === size) all.resolve();
+      },
+      { concurrency: 1 },
+    );
+    await within(all.promise, 30_000, "every job to run");
+    await worker.stop();
+    const urgent = Array.from({ length: size / 100 }, (_, i) => i * 100);
+    const rest = Array.from({ length: size }, (_, i) => i).filter((i) => i % 100 !== 0);
+    assert.deepEqual(order, [...urgent, ...rest]);
+  },
+);

@@ -11,9 +11,15 @@ import { claimedRow } from "../helpers/claimed-row.js";
  * own bookkeeping (how it asks for jobs), which a drain against PostgreSQL cannot count exactly.
  * `drain` runs a worker until it has handled every job, then stops it.
  */
-function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => undefined) {
+function memoryQueue(
+  size: number,
+  claimMs: number | ((claim: number) => number),
+  onClaim: () => void = () => undefined,
+) {
   const queued = Array.from({ length: size }, (_, i) => `job-${i}`);
   const claims: number[] = [];
+  let inFlight = 0;
+  const stats = { mostInFlight: 0 };
   const acked = new Map<string, number>();
   const jobHost: JobHost = {
     maxPayloadBytes: 1024,
@@ -30,8 +36,13 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
     claim: async (queue, limit) => {
       claims.push(limit);
       onClaim();
-      await new Promise((resolve) => setTimeout(resolve, claimMs));
-      return queued.splice(0, limit).map((id) => new Job(queue, claimedRow(id), jobHost));
+      stats.mostInFlight = Math.max(stats.mostInFlight, ++inFlight);
+      // As in PostgreSQL, the rows are taken when the statement runs; the answer comes later.
+      const taken = queued.splice(0, limit);
+      const ms = typeof claimMs === "number" ? claimMs : claimMs(claims.length);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      inFlight--;
+      return taken.map((id) => new Job(queue, claimedRow(id), jobHost));
     },
     releaseUndelivered: async (jobs) => void queued.unshift(...jobs.map((job) => job.id)),
     failUnsettled: async () => assert.fail("every job is settled"),
@@ -39,7 +50,7 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
     reportError: (error) => assert.fail(error as Error),
   };
   const drain = async (
-    handler: () => Promise<void>,
+    handler: (job: Job<unknown, unknown>) => Promise<void>,
     options: { concurrency: number; batch: number },
   ): Promise<void> => {
     const untrack = wakeups.track("q");
@@ -49,8 +60,8 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
     const worker = new Worker(
       host,
       "q",
-      async () => {
-        await handler();
+      async (job) => {
+        await handler(job);
         if (++handled === size) allHandled();
       },
       { ...options, filter: null },
@@ -60,7 +71,7 @@ function memoryQueue(size: number, claimMs: number, onClaim: () => void = () => 
     await worker.stop();
     untrack();
   };
-  return { drain, claims, acked };
+  return { drain, claims, acked, stats };
 }
 
 test("a worker tops up its jobs claimed ahead in claims of many, not one claim per finished job", async () => {
@@ -113,4 +124,27 @@ test("a worker whose batch exceeds what it keeps ahead still tops up while its h
   );
   assert.equal(acked.size, size, "every job acked once");
   assert.ok(claimsWhileAllBusy > 0, "some claims were made while every handler was busy");
+});
+
+test("one worker has one claim in flight at a time, so concurrency 1 runs jobs in queue order", async () => {
+  // Claims whose answers come back out of order (every other one slow) would run a later job
+  // first if a worker started a claim while another was in flight: the first holds the earlier
+  // jobs (locked, in PostgreSQL) while the second takes the next ones and answers first.
+  const size = 400;
+  const { drain, acked, stats } = memoryQueue(size, (claim) => (claim % 2 === 1 ? 4 : 0));
+  const order: string[] = [];
+  await drain(
+    async (job) => {
+      order.push(job.id);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    },
+    { concurrency: 1, batch: 1 },
+  );
+  assert.equal(acked.size, size, "every job acked once");
+  assert.equal(stats.mostInFlight, 1, "claims in flight at once");
+  assert.deepEqual(
+    order,
+    Array.from({ length: size }, (_, i) => `job-${i}`),
+    "handlers ran in queue order",
+  );
 });
