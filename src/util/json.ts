@@ -25,7 +25,10 @@ const LOSSY: Array<[new (...args: never[]) => unknown, string]> = [
  * Object properties whose value is `undefined` are left out, as `JSON.stringify` does.
  */
 export function toJsonText(value: unknown, field: string, maxBytes?: number): string {
-  checkJson(value, field, new Set(), 0);
+  // Most values are plain data, which `isPlainJson` vouches for without building a path per
+  // property (a fifth of a bulk send's client time went to those strings). Anything else, and
+  // anything wrong, takes the full walk, which names the path of what is wrong.
+  if (!isPlainJson(value, 0)) checkJson(value, field, new Set(), 0);
   const text = JSON.stringify(value);
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
@@ -37,6 +40,50 @@ export function toJsonText(value: unknown, field: string, maxBytes?: number): st
     }
   }
   return text;
+}
+
+/**
+ * Whether a value is plain JSON data that `checkJson` would pass: primitives it accepts, arrays
+ * and objects whose prototype is Array's, Object's or null, with no `toJSON`. False for anything
+ * else, including values `checkJson` would pass (a Date), which it then checks. A cycle runs into
+ * the depth limit (false), and `checkJson` reports it as a cycle.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return isStorableString(value);
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype || "toJSON" in value) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!isPlainJson(value[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  if ("toJSON" in value) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key) || !isStorableString(key)) return false;
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== undefined && !isPlainJson(child, depth + 1)) return false;
+  }
+  return true;
+}
+
+/** A string PostgreSQL can store as jsonb text: no NUL, no lone surrogate. */
+function isStorableString(value: string): boolean {
+  return !value.includes("\u0000") && value.isWellFormed();
 }
 
 function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: number): void {

@@ -67,3 +67,29 @@ test("deep nesting and size are bounded", () => {
       /2002 bytes of JSON, over the limit of 1000/.test(error.message),
   );
 });
+
+test("plain data takes the quick check; what it cannot vouch for gets the full one, same verdicts", () => {
+  // The quick check passes only arrays and objects of Array's, Object's or no prototype; every
+  // other value is walked in full, so each of these must come out as JSON.stringify has it.
+  const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: [1, { b: 2 }] });
+  class Point {
+    constructor(
+      readonly x: number,
+      readonly y: number,
+    ) {}
+  }
+  const withToJson = { toJSON: () => ({ replaced: true }) };
+  const inherited = Object.assign(Object.create({ hidden: 1 }) as Record<string, unknown>, {
+    own: 2,
+  });
+  for (const value of [bare, new Point(1, 2), withToJson, inherited, [new Point(3, 4)]]) {
+    assert.equal(toJsonText(value, "payload"), JSON.stringify(value));
+  }
+  // Problems below plain data are found at any depth, with their path.
+  refused({ a: [{ b: [1, { c: 10n }] }] }, /payload\.a\[0\]\.b\[1\]\.c/, /BigInt/);
+  refused([{ a: 1 }, { b: [undefined] }], /payload\[1\]\.b\[0\]/, /undefined/);
+  refused(Object.assign(Object.create(null) as object, { k: "\ud800" }), /payload\.k/, /surrogate/);
+  const longCycle: Record<string, unknown> = { a: { b: { c: {} } } };
+  (longCycle.a as { b: { c: Record<string, unknown> } }).b.c.back = longCycle;
+  refused(longCycle, /payload\.a\.b\.c\.back/, /cycle/);
+});
