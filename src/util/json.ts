@@ -27,8 +27,10 @@ const LOSSY: Array<[new (...args: never[]) => unknown, string]> = [
 export function toJsonText(value: unknown, field: string, maxBytes?: number): string {
   // Most values are plain data, which `isPlainJson` vouches for without building a path per
   // property (a fifth of a bulk send's client time went to those strings). Anything else, and
-  // anything wrong, takes the full walk, which names the path of what is wrong.
-  if (!isPlainJson(value, 0)) checkJson(value, field, new Set(), 0);
+  // anything wrong, takes the full walk, which names the path of what is wrong. (A getter is
+  // then read by both walks and by JSON.stringify: one that answers differently each time can
+  // get past the checks, as it could before.)
+  if (!isPlainJson(value, [])) checkJson(value, field, new Set(), 0);
   const text = JSON.stringify(value);
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
@@ -44,11 +46,14 @@ export function toJsonText(value: unknown, field: string, maxBytes?: number): st
 
 /**
  * Whether a value is plain JSON data that `checkJson` would pass: primitives it accepts, arrays
- * and objects whose prototype is Array's, Object's or null, with no `toJSON`. False for anything
- * else, including values `checkJson` would pass (a Date), which it then checks. A cycle runs into
- * the depth limit (false), and `checkJson` reports it as a cycle.
+ * and objects whose prototype is Array's, Object's or null, with no `toJSON` and no binary data
+ * behind them. False for anything else, including values `checkJson` would pass (a Date), which
+ * it then checks. `ancestors` holds the objects above `value`: an array, not `checkJson`'s set,
+ * since payloads are shallow and scanning a few entries is cheaper than hashing; a cycle is
+ * false at once (walking round it to the depth limit would repeat everything before the
+ * back-reference a thousand times), and `checkJson` names it.
  */
-function isPlainJson(value: unknown, depth: number): boolean {
+function isPlainJson(value: unknown, ancestors: object[]): boolean {
   switch (typeof value) {
     case "string":
       return isStorableString(value);
@@ -62,21 +67,33 @@ function isPlainJson(value: unknown, depth: number): boolean {
       return false;
   }
   if (value === null) return true;
-  if (depth >= MAX_JSON_DEPTH) return false;
-  if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype || "toJSON" in value) return false;
-    for (let i = 0; i < value.length; i++) {
-      if (!isPlainJson(value[i], depth + 1)) return false;
-    }
-    return true;
+  if (ancestors.length >= MAX_JSON_DEPTH || ancestors.includes(value)) return false;
+  // Binary data is refused whatever its prototype says.
+  if (ArrayBuffer.isView(value)) return false;
+  ancestors.push(value);
+  const plain = Array.isArray(value)
+    ? isPlainArray(value, ancestors)
+    : isPlainObject(value, ancestors);
+  ancestors.pop();
+  return plain;
+}
+
+function isPlainArray(value: unknown[], ancestors: object[]): boolean {
+  if (Object.getPrototypeOf(value) !== Array.prototype || "toJSON" in value) return false;
+  for (let i = 0; i < value.length; i++) {
+    if (!isPlainJson(value[i], ancestors)) return false;
   }
+  return true;
+}
+
+function isPlainObject(value: object, ancestors: object[]): boolean {
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return false;
   if ("toJSON" in value) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key) || !isStorableString(key)) return false;
     const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined && !isPlainJson(child, depth + 1)) return false;
+    if (child !== undefined && !isPlainJson(child, ancestors)) return false;
   }
   return true;
 }

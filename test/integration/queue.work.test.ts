@@ -173,9 +173,9 @@ dbTest("a handler may settle the job itself", async ({ connect }) => {
 dbTest(
   "with concurrency 1 a worker runs a deep queue's jobs in order, priorities first",
   async ({ connect }) => {
-    // Quick handlers make the worker claim hundreds ahead and top them up while they run: a
-    // second claim in flight beside the first would take the jobs after the ones the first
-    // holds, and could answer first.
+    // The order README's Guarantees promise, end to end: quick handlers make the worker claim
+    // hundreds ahead and top them up while they run. (It rarely catches claims that overlap,
+    // which needs a first claim slower than the second: test/unit/worker.test.ts pins that.)
     const client = await connect();
     const q = await client.createQueue<number>("fifo");
     const size = 5000;

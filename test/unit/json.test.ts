@@ -89,6 +89,24 @@ test("plain data takes the quick check; what it cannot vouch for gets the full o
   refused({ a: [{ b: [1, { c: 10n }] }] }, /payload\.a\[0\]\.b\[1\]\.c/, /BigInt/);
   refused([{ a: 1 }, { b: [undefined] }], /payload\[1\]\.b\[0\]/, /undefined/);
   refused(Object.assign(Object.create(null) as object, { k: "\ud800" }), /payload\.k/, /surrogate/);
+  // Binary data is refused whatever prototype it was given.
+  refused(Object.setPrototypeOf(new Uint8Array([1, 2]), Object.prototype), /^payload$/, /binary/);
+  refused(
+    { d: Object.setPrototypeOf(new DataView(new ArrayBuffer(4)), null) as object },
+    /payload\.d/,
+    /binary/,
+  );
+  // A cycle stops the quick walk where it closes: what comes before the back-reference is read
+  // once by each walk, not once per lap up to the depth limit.
+  let reads = 0;
+  const lapped: Record<string, unknown> = {};
+  Object.defineProperty(lapped, "data", {
+    enumerable: true,
+    get: () => (reads++, [1, 2, 3]),
+  });
+  lapped.self = lapped;
+  refused(lapped, /payload\.self/, /cycle/);
+  assert.equal(reads, 2, "the getter before the cycle was read once by each walk");
   const longCycle: Record<string, unknown> = { a: { b: { c: {} } } };
   (longCycle.a as { b: { c: Record<string, unknown> } }).b.c.back = longCycle;
   refused(longCycle, /payload\.a\.b\.c\.back/, /cycle/);

@@ -94,8 +94,8 @@ test("a worker tops up its jobs claimed ahead in claims of many, not one claim p
     "none acked twice",
   );
   assert.ok(mostRunning <= 10, `at most 10 handlers at once, saw ${mostRunning}`);
-  // One claim per finished job would be about 3,000 calls; topping up the buffer in halves makes
-  // a few dozen.
+  // One claim per finished job would be about 3,000 calls; topping up the buffer a quarter at a
+  // time makes a few dozen.
   assert.ok(claims.length < size / 20, `${claims.length} claims for ${size} jobs`);
   assert.ok(
     claims.some((limit) => limit > 10),
