@@ -1,5 +1,6 @@
 // Where wake-up latency goes, for pgwake alone: an idle worker, N jobs sent INTERVAL ms apart from
-// the same process; for each job, send → ready NOTIFY received → claimed → handler start.
+// the same process; for each job, send → ready NOTIFY received → claimed → handler start, and
+// when the send itself resolved (its insert committed): no wake-up can come before that.
 //   DATABASE_URL=postgres://... N=500 INTERVAL=5 node --import tsx bench/latency-profile.ts
 import { connect } from "../src/index.js";
 import { Client } from "../src/client.js";
@@ -12,6 +13,7 @@ const client = await connect({ url, schema, pollInterval: false });
 const runtime = Client.runtimeOf(client);
 const q = await client.createQueue<number>("lat");
 const sentAt = new Map<number, number>();
+const sendResolvedMs: number[] = [];
 const notices: number[] = [];
 const claimedAt = new Map<string, number>();
 const rows: Array<{ total: number; notify: number; claim: number; start: number }> = [];
@@ -47,8 +49,9 @@ q.work(
 );
 await new Promise((resolve) => setTimeout(resolve, 1000));
 for (let i = 0; i < N; i++) {
-  sentAt.set(i, performance.now());
-  void q.send(i);
+  const sent = performance.now();
+  sentAt.set(i, sent);
+  void q.send(i).then(() => sendResolvedMs.push(performance.now() - sent));
   await new Promise((resolve) => setTimeout(resolve, INTERVAL));
 }
 await all;
@@ -62,6 +65,9 @@ for (const key of ["total", "notify", "claim", "start"] as const) {
     `${key.padEnd(7)} p50 ${pct(xs, 50)} p95 ${pct(xs, 95)} p99 ${pct(xs, 99)} max ${pct(xs, 100)} ms`,
   );
 }
+console.log(
+  `send resolved p50 ${pct(sendResolvedMs, 50)} p95 ${pct(sendResolvedMs, 95)} p99 ${pct(sendResolvedMs, 99)} ms`,
+);
 const durations = claimCalls.map((c) => c.ms);
 console.log(
   `claim statements: ${claimCalls.length}, p50 ${pct(durations, 50)} p99 ${pct(durations, 99)} max ${pct(durations, 100)} ms; limits: ${[...new Set(claimCalls.map((c) => c.limit))].join(",")}`,
