@@ -49,7 +49,9 @@ from /*schema*/_claim($1::text, $2::integer, $3::text);
 -- took it finds its lease gone, and its ack is fenced off, as after any lost lease. Sends, acks
 -- and nacks keep waiting for the disk.
 with queue as (
-  select lease_ms, set_config('synchronous_commit', 'off', true)
+  -- clock_timestamp(), read once (a CTE with a volatile call is computed once): the start and
+  -- lease of the claimed jobs, as _claim does (migration 0010).
+  select lease_ms, set_config('synchronous_commit', 'off', true), clock_timestamp() as claimed_at
   from /*schema*/_queues where name = $1::text
 ), picked as (
   select id
@@ -76,19 +78,20 @@ with queue as (
   set state = 'running',
       attempt = j.attempt + 1,
       lease_token = gen_random_uuid(),
-      lease_expires_at = now() + queue.lease_ms * interval '1 millisecond',
+      lease_expires_at = queue.claimed_at + queue.lease_ms * interval '1 millisecond',
       leased_by = $3::text,
-      started_at = now()
+      started_at = queue.claimed_at
   from queue
   -- An array of ids, not a join with `picked`: the planner estimates a CTE's rows poorly and
   -- then hashes the whole table to join it (a seq scan per claim); `= any` reads the primary key.
   where j.id = any (array(select id from picked))
   returning j.id, j.priority, j.run_at, j.payload, j.attributes, j.attempt,
-            j.lease_token, queue.lease_ms, j.lease_expires_at, j.trace_context
+            j.lease_token, queue.lease_ms, j.lease_expires_at, j.trace_context, queue.claimed_at
 )
 select c.id::text, c.payload::text, c.attributes::text, c.attempt, c.lease_token::text, c.lease_ms,
        -- since it became runnable: the wake-up latency metric
-       greatest(0, extract(epoch from now() - c.run_at) * 1000)::double precision as waited_ms,
+       greatest(0, extract(epoch from c.claimed_at - c.run_at) * 1000)::double precision
+         as waited_ms,
        c.lease_expires_at,
        -- the producer's trace context (migration 0004), for the worker's span link
        c.trace_context,
