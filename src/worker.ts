@@ -210,13 +210,10 @@ export class Worker<P = unknown, R = unknown> {
 
   private async claim(limit: number): Promise<void> {
     const started = performance.now();
-    let claimed: Awaited<ReturnType<Claimer["claimOnce"]>>;
-    try {
-      claimed = await this.claimer.claimOnce(limit); // reports and backs off, never rejects
-    } finally {
-      this.claiming = false; // were that to change, the next pump could still claim
-    }
-    const { jobs, seen } = claimed;
+    // claimOnce reports and backs off, never rejects; were that to change, the flag still clears.
+    const { jobs, seen } = await this.claimer
+      .claimOnce(limit)
+      .finally(() => (this.claiming = false));
     if (jobs.length > 0) this.claimMs = average(this.claimMs, performance.now() - started);
     if (jobs.length === limit) this.probing = false;
     this.buffer.push(...jobs);
