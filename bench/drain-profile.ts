@@ -46,6 +46,17 @@ const backendCpu = async (): Promise<Map<number, number>> => {
   return micros;
 };
 const server0 = await backendCpu();
+// WAL written over the drain, server-wide (pg_stat_wal, PostgreSQL 14+; nothing else should run).
+const walStats = async (): Promise<
+  { records: number; fpi: number; bytes: number; lsn: string } | undefined
+> => {
+  const [row] = await sql`select wal_records::float8 as records, wal_fpi::float8 as fpi,
+    wal_bytes::float8 as bytes, pg_current_wal_lsn()::text as lsn from pg_stat_wal`.catch(() => [
+    undefined,
+  ]);
+  return row as { records: number; fpi: number; bytes: number; lsn: string } | undefined;
+};
+const wal0 = await walStats();
 // HEAPPROF=file: where the drain allocates (sampled, collected objects included), for GC work.
 const inspector = process.env.HEAPPROF ? new (await import("node:inspector")).Session() : undefined;
 const post = (method: string, params?: object): Promise<unknown> =>
@@ -88,6 +99,7 @@ while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 2
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const server1 = await backendCpu();
+const wal1 = await walStats();
 if (inspector) {
   const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
   (await import("node:fs")).writeFileSync(process.env.HEAPPROF!, JSON.stringify(profile));
@@ -97,6 +109,13 @@ for (const [pid, us] of server1) serverUs += us - (server0.get(pid) ?? 0);
 console.log(
   `batch ${batch}: ${N} jobs in ${ms.toFixed(0)} ms = ${((N / ms) * 1000).toFixed(0)} jobs/s, cpu/job ${((cpu.user + cpu.system) / N).toFixed(1)} µs, server cpu/job ${(serverUs / N).toFixed(1)} µs`,
 );
+if (wal0 && wal1) {
+  const per = (key: "records" | "fpi" | "bytes"): string =>
+    ((wal1[key] - wal0[key]) / N).toFixed(2);
+  console.log(
+    `WAL per job: ${per("bytes")} bytes, ${per("records")} records, ${per("fpi")} full pages (${wal0.lsn} → ${wal1.lsn})`,
+  );
+}
 console.log([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8));
 await client.close();
 await sql.unsafe(`drop schema "${schema}" cascade`);
