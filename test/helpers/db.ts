@@ -17,6 +17,12 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** The server's version as a number: 130023 for 13.23, 180004 for 18.4. */
+export async function serverVersion(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<[{ v: number }]>`select current_setting('server_version_num')::int as v`;
+  return row!.v;
+}
+
 let counter = 0;
 
 /** A schema name unique to this test (sortable by time, so old ones can be cleared). */

@@ -42,6 +42,7 @@ export async function startEmbedded(options: { watchPid?: number } = {}): Promis
       durable: false,
       settings: { max_connections: "400", shared_buffers: "128MB" },
       onLog: (message) => log.push(message),
+      module: process.env.PGWAKE_TEST_EMBEDDED || undefined,
     });
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
