@@ -46,17 +46,12 @@ const backendCpu = async (): Promise<Map<number, number>> => {
   return micros;
 };
 const server0 = await backendCpu();
-// WAL written over the drain, server-wide (pg_stat_wal, PostgreSQL 14+; nothing else should run).
-const walStats = async (): Promise<
-  { records: number; fpi: number; bytes: number; lsn: string } | undefined
-> => {
-  const [row] = await sql`select wal_records::float8 as records, wal_fpi::float8 as fpi,
-    wal_bytes::float8 as bytes, pg_current_wal_lsn()::text as lsn from pg_stat_wal`.catch(() => [
-    undefined,
-  ]);
-  return row as { records: number; fpi: number; bytes: number; lsn: string } | undefined;
-};
-const wal0 = await walStats();
+// WAL written over the drain, server-wide (nothing else should run): the insert position before
+// and after. (pg_stat_wal's counters lag: backends report them lazily.) For records and full
+// pages, run `pg_waldump --stats` over the printed range.
+const walPosition = async (): Promise<string> =>
+  ((await sql`select pg_current_wal_insert_lsn()::text as lsn`)[0] as { lsn: string }).lsn;
+const wal0 = await walPosition();
 // HEAPPROF=file: where the drain allocates (sampled, collected objects included), for GC work.
 const inspector = process.env.HEAPPROF ? new (await import("node:inspector")).Session() : undefined;
 const post = (method: string, params?: object): Promise<unknown> =>
@@ -99,7 +94,7 @@ while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 2
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const server1 = await backendCpu();
-const wal1 = await walStats();
+const wal1 = await walPosition();
 if (inspector) {
   const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
   (await import("node:fs")).writeFileSync(process.env.HEAPPROF!, JSON.stringify(profile));
@@ -109,13 +104,11 @@ for (const [pid, us] of server1) serverUs += us - (server0.get(pid) ?? 0);
 console.log(
   `batch ${batch}: ${N} jobs in ${ms.toFixed(0)} ms = ${((N / ms) * 1000).toFixed(0)} jobs/s, cpu/job ${((cpu.user + cpu.system) / N).toFixed(1)} µs, server cpu/job ${(serverUs / N).toFixed(1)} µs`,
 );
-if (wal0 && wal1) {
-  const per = (key: "records" | "fpi" | "bytes"): string =>
-    ((wal1[key] - wal0[key]) / N).toFixed(2);
-  console.log(
-    `WAL per job: ${per("bytes")} bytes, ${per("records")} records, ${per("fpi")} full pages (${wal0.lsn} → ${wal1.lsn})`,
-  );
-}
+const [{ walBytes }] =
+  (await sql`select pg_wal_lsn_diff(${wal1}, ${wal0})::float8 as "walBytes"`) as [
+    { walBytes: number },
+  ];
+console.log(`WAL per job: ${(walBytes / N).toFixed(0)} bytes (${wal0} → ${wal1}, for pg_waldump)`);
 console.log([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8));
 await client.close();
 await sql.unsafe(`drop schema "${schema}" cascade`);

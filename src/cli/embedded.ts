@@ -165,8 +165,9 @@ export async function launchPostgres(options: LaunchOptions): Promise<LaunchedPo
     persistent: !options.ephemeral,
     createPostgresUser: process.getuid?.() === 0,
     // Untranslated server messages, whatever locales the machine has: the library watches the log
-    // for an English line, and its releases before 18.4.0-beta.17 ask initdb for en_US.UTF-8
-    // messages, which a machine without that locale refuses (the later flag wins).
+    // for an English line, and its releases up to -beta.16 (13.23.0-beta.16, the newest for
+    // PostgreSQL 13) ask initdb for en_US.UTF-8 messages, which a machine without that locale
+    // refuses. The later flag wins.
     initdbFlags: ["--encoding=UTF8", "--lc-messages=C", ...(durable ? [] : ["--no-sync"])],
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     onLog: remember,

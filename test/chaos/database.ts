@@ -123,5 +123,7 @@ function launch(dataDir: string, port: number, initialise: boolean): Promise<Lau
       // and a job whose send resolved must then still exist.
       synchronous_commit: "on",
     },
+    // The major version the suite runs on (test/run.ts), when it is not the package's own.
+    module: process.env.PGWAKE_TEST_EMBEDDED || undefined,
   });
 }

@@ -17,7 +17,14 @@ export function databaseUrl(): string {
   return url;
 }
 
-/** The server's version as a number: 130023 for 13.23, 180004 for 18.4. */
+/**
+ * The server's version as a number: 130023 for 13.23, 180004 for 18.4.
+ *
+ * @example
+ * if ((await serverVersion(admin)) >= 140000) {
+ *   // pg_prepared_statements counts generic and custom plans
+ * }
+ */
 export async function serverVersion(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<[{ v: number }]>`select current_setting('server_version_num')::int as v`;
   return row!.v;
