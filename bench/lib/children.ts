@@ -6,6 +6,7 @@ import type { Counts, FromChild, Outcome, Task, ToChild } from "./types.ts";
 import { rate } from "./stats.ts";
 import { analyzeSchema } from "./adapters/sql.ts";
 import { serverCpuReader } from "./server-cpu.ts";
+import { walPositionReader } from "./server-wal.ts";
 
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -177,7 +178,9 @@ export async function runDrain(
 ): Promise<Outcome> {
   const { children, counts } = await readyDrainWorkers(node, task, processes, timeoutMs);
   const serverCpu = await serverCpuReader(task.url);
+  const wal = walPositionReader(task.url);
   try {
+    const walAtStart = await wal.read();
     const serverCpuAtStart = serverCpu?.();
     const start = performance.now();
     children.forEach((child) => child.send({ type: "go" }));
@@ -206,6 +209,7 @@ export async function runDrain(
     }
     const serverMicros =
       serverCpu && serverCpuAtStart !== undefined ? serverCpu() - serverCpuAtStart : undefined;
+    const walBytes = (await wal.read()) - walAtStart;
     children.forEach((child) => child.send({ type: "stop" }));
     const stopped = [];
     for (const child of children) stopped.push(await child.receive("stopped", timeoutMs));
@@ -223,10 +227,12 @@ export async function runDrain(
       cpuMicrosPerJob: Math.round(cpuMicros / Math.max(1, done)),
       serverCpuMicrosPerJob:
         serverMicros === undefined ? undefined : Math.round(serverMicros / Math.max(1, ranInTime)),
+      walBytesPerJob: Math.round(walBytes / Math.max(1, ranInTime)),
       verified,
     };
   } finally {
     children.forEach((child) => child.kill());
+    await wal.end();
   }
 }
 

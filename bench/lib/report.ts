@@ -114,6 +114,14 @@ export const METRICS: Metric[] = [
     workload: "drain-4",
     value: (o) => o.serverCpuMicrosPerJob,
   },
+  {
+    id: "wal-1",
+    label: "WAL written per job, drain 1 × 10",
+    unit: "bytes",
+    better: "lower",
+    workload: "drain-1",
+    value: (o) => o.walBytesPerJob,
+  },
   ...(["p50", "p95", "p99", "max"] as const).map((p): Metric => ({
     id: `wake-${p}`,
     label: `wake latency ${p} (idle workers, send → handler start)`,
@@ -347,7 +355,7 @@ export function markdown(report: Report): string {
   lines.push("");
   lines.push(
     "**How it is measured.** Each library runs in a schema of its own, dropped and created anew for every workload; each workload runs in fresh child processes, one library per process. " +
-      "Enqueue: the time for all sends to resolve. Drains: jobs queued in bulk beforehand (untimed), workers connected, then timed from the start of `work` until every handler ran and the database shows no unfinished job (so acks count); client CPU is `process.cpuUsage()` of the worker processes over the drain; server CPU, when PostgreSQL runs on this machine, is the user + system time of every `postgres` process (backends, autovacuum, WAL writer) over the same span, from `/proc`. " +
+      "Enqueue: the time for all sends to resolve. Drains: jobs queued in bulk beforehand (untimed), workers connected, then timed from the start of `work` until every handler ran and the database shows no unfinished job (so acks count); client CPU is `process.cpuUsage()` of the worker processes over the drain; server CPU, when PostgreSQL runs on this machine, is the user + system time of every `postgres` process (backends, autovacuum, WAL writer) over the same span, from `/proc`; WAL written is the server's WAL insert position after the drain less before it. " +
       `Wake latency: workers idle for 1 s, then ${options.wakeJobs} jobs sent ${options.wakeGapMs} ms apart from the same process; send → handler start. ` +
       `Round trip: ${options.roundTrips} in a row; pgwake awaits \`send(…).completed\`; graphile-worker and pg-boss have no completion API, so the producer polls the job every 5 ms (graphile-worker: its row until deleted; pg-boss: \`findJobs(name, { id })\` until \`completed\`). ` +
       "Every workload checks that no job was lost or ran twice: the stored jobs, or the handled ones and what is left unfinished, are compared with what was sent, by payload index; a failed check fails the run.",

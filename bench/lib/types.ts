@@ -114,6 +114,8 @@ export interface Outcome {
    * writer), when the server runs on this machine.
    */
   serverCpuMicrosPerJob?: number;
+  /** WAL PostgreSQL wrote per job over the drain (its insert position before and after). */
+  walBytesPerJob?: number;
   latency?: Latency;
   /** Under load (wake-busy): the jobs per second the load drained while this was measured. */
   loadPerSecond?: number;
