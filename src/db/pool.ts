@@ -28,11 +28,8 @@ type Sql = postgres.Sql<Record<string, unknown>>;
  * soon as it can: a connection closing while a statement started just before it is pending (the
  * moment the buffer is left behind), a statement orphaned, or a connection that timed out while
  * opening. New statements then go to the new pool at once; those already on the old one still
- * end as before (answered, or a connection error that is retried). A connection that ends by
- * itself (postgres.js closes each after 30–60 min, `max_lifetime`) beside a fresh statement
- * replaces the pool too: under load, a pool made again every few minutes, whose connections open
- * as they are needed; nothing a client notices. A pool the user passed in is theirs and is never
- * replaced.
+ * end as before (answered, or a connection error that is retried). A pool the user passed in is
+ * theirs and is never replaced.
  */
 export class Pool {
   readonly orphans: OrphanGuard;
