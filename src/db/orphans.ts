@@ -53,13 +53,10 @@ export class OrphanGuard {
   /**
    * `onOrphan`: a statement was given up (its connection may be broken for good: src/db/pool.ts).
    * `windowMs`: how soon before a close a statement must have started to be suspected.
-   * `onSuspect`: a connection closed while a statement started just before it was pending (the
-   * moment a connection can be left broken: src/db/pool.ts).
    */
   constructor(
     private readonly onOrphan: () => void = () => undefined,
     private readonly windowMs = WINDOW_MS,
-    private readonly onSuspect: () => void = () => undefined,
   ) {}
 
   /**
@@ -91,16 +88,12 @@ export class OrphanGuard {
   /** A connection of the pool closed: statements started just before it are suspects. */
   closed(): void {
     const now = performance.now();
-    let suspects = false;
     for (const watched of this.pending) {
-      if (now - watched.startedAt > this.windowMs) continue;
-      suspects = true;
-      if (watched.deadline === Infinity) {
+      if (watched.deadline === Infinity && now - watched.startedAt <= this.windowMs) {
         watched.deadline = now + watched.graceMs;
         this.arm(watched.deadline);
       }
     }
-    if (suspects) this.onSuspect();
   }
 
   /** Statements being watched (for tests). */

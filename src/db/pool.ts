@@ -4,14 +4,6 @@ import type { Db } from "./queries.js";
 
 /** A pool is made again at most this often, however many broken connections it reports. */
 const RENEW_AT_MOST_EVERY_MS = 5000;
-/**
- * How long a replaced pool's statements may still run: longer than the connect timeout (10 s,
- * src/runtime.ts), so one stuck on a connection that cannot open fails with CONNECT_TIMEOUT, a
- * connection error that is retried, and is not destroyed first.
- */
-const RETIRED_POOL_GRACE_S = 15;
-/** How long `end()` lets the current pool's statements finish. */
-const ENDING_POOL_GRACE_S = 5;
 
 type Sql = postgres.Sql<Record<string, unknown>>;
 
@@ -20,16 +12,11 @@ type Sql = postgres.Sql<Record<string, unknown>>;
  *
  * postgres.js 3.4.9 can break one of its connections for good: a statement it orphaned (see
  * orphans.ts) that was small enough to be buffered stays in the connection's write buffer, and
- * the connection's write timer is left looking armed, so every later reopening of that connection
- * appends its startup message to those bytes and never sends it: it times out (CONNECT_TIMEOUT)
- * every time, forever, and statements handed to it meanwhile wait that long (10 s). Nothing
- * outside the driver can reach that buffer, so a pool pgwake made itself is made again (and the
- * old one ended, letting its statements finish) when it shows the signs, the first of them as
- * soon as it can: a connection closing while a statement started just before it is pending (the
- * moment the buffer is left behind), a statement orphaned, or a connection that timed out while
- * opening. New statements then go to the new pool at once; those already on the old one still
- * end as before (answered, or a connection error that is retried). A pool the user passed in is
- * theirs and is never replaced.
+ * every later reopening of that connection sends those bytes ahead of its startup message, so it
+ * times out (CONNECT_TIMEOUT) every time, forever. Nothing outside the driver can reach that
+ * buffer, so a pool pgwake made itself is made again (and the old one ended, letting its
+ * statements finish) when it shows the signs: a statement orphaned, or a connection that timed
+ * out while opening. A pool the user passed in is theirs and is never replaced.
  */
 export class Pool {
   readonly orphans: OrphanGuard;
@@ -48,8 +35,7 @@ export class Pool {
    * whenever one of its connections closes (and again whenever it is replaced).
    */
   constructor(given: Sql | undefined, make: (onclose: () => void) => Sql) {
-    const renew = (): void => this.renew();
-    this.orphans = new OrphanGuard(renew, undefined, renew);
+    this.orphans = new OrphanGuard(() => this.renew());
     if (given) {
       // The user's pool: watched, never replaced, and left open when pgwake closes.
       this.make = undefined;
@@ -78,7 +64,7 @@ export class Pool {
   async end(): Promise<void> {
     this.orphans.stop();
     this.unhookClose();
-    if (this.make) this.retire(this.current, ENDING_POOL_GRACE_S);
+    if (this.make) this.retire(this.current);
     await Promise.all(this.retired);
   }
 
@@ -87,7 +73,7 @@ export class Pool {
     this.renewedAt = performance.now();
     const old = this.current;
     this.current = this.open();
-    this.retire(old, RETIRED_POOL_GRACE_S);
+    this.retire(old);
   }
 
   /** A new pool of pgwake's own, its connection closes reported to the guard. */
@@ -95,10 +81,10 @@ export class Pool {
     return this.make!(() => this.orphans.closed());
   }
 
-  /** Ends a pool, letting its statements finish for `graceSeconds`. */
-  private retire(sql: Sql, graceSeconds: number): void {
+  /** Ends a pool, letting its statements finish for a few seconds. */
+  private retire(sql: Sql): void {
     const ending = sql
-      .end({ timeout: graceSeconds })
+      .end({ timeout: 5 })
       .catch(() => undefined)
       .then(() => void this.retired.delete(ending));
     this.retired.add(ending);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { OrphanGuard } from "../../src/db/orphans.js";
-import { Pool } from "../../src/db/pool.js";
 import { isConnectionError } from "../../src/errors.js";
 import { deferred } from "../../src/util/deferred.js";
 
@@ -56,45 +55,4 @@ test("only statements started just before a close are suspects", async () => {
   old.resolve("late but fine");
   assert.equal(await early, "late but fine");
   guard.stop();
-});
-
-test("a close beside a statement just started is reported at once; one beside older ones is not", () => {
-  let suspects = 0;
-  const guard = new OrphanGuard(undefined, 5, () => suspects++);
-  guard.closed();
-  assert.equal(suspects, 0, "no statement pending");
-  const statement = deferred<string>();
-  void guard.watch(statement.promise, 60_000).catch(() => undefined);
-  guard.closed();
-  assert.equal(suspects, 1);
-  guard.closed(); // still pending, still recent: each close beside it is reported
-  assert.equal(suspects, 2);
-  statement.resolve("done");
-  guard.stop();
-});
-
-test("a pool pgwake made is replaced as soon as a connection closes beside a fresh statement", async () => {
-  const made: Array<{ onclose: () => void; ended: number | undefined }> = [];
-  const pool = new Pool(undefined, (onclose) => {
-    const entry = { onclose, ended: undefined as number | undefined };
-    made.push(entry);
-    return {
-      unsafe: () => ({ values: () => Promise.resolve([]) }),
-      end: ({ timeout }: { timeout: number }) => ((entry.ended = timeout), Promise.resolve()),
-    } as unknown as ReturnType<ConstructorParameters<typeof Pool>[1]>;
-  });
-  made[0]!.onclose(); // nothing pending: a connection's ordinary end
-  assert.equal(made.length, 1);
-  const statement = deferred<string>();
-  const watched = pool.orphans.watch(statement.promise, 60_000);
-  made[0]!.onclose();
-  assert.equal(made.length, 2, "new statements go to a new pool at once, not after the grace");
-  // The old pool's statements get longer than the connect timeout (10 s) to end by themselves.
-  assert.equal(made[0]!.ended, 15);
-  made[1]!.onclose(); // at most one renewal every few seconds
-  assert.equal(made.length, 2);
-  statement.resolve("answered");
-  assert.equal(await watched, "answered");
-  await pool.end();
-  assert.equal(made[1]!.ended, 5);
 });
