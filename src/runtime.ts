@@ -19,6 +19,7 @@ import { Settler } from "./settler.js";
 import { Queries, type Db, type LeaseRef } from "./db/queries.js";
 import { Pool } from "./db/pool.js";
 import { noReconnectDelay, reconnectDelaySeconds } from "./db/pool-options.js";
+import { socketOpener } from "./db/socket.js";
 import type { ClaimedRow } from "./db/rows.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
 import { Poller } from "./notify/poller.js";
@@ -140,10 +141,13 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   constructor(readonly settings: ClientSettings) {
     super();
-    this.pool = new Pool(settings.sql, (onclose) =>
+    this.pool = new Pool(settings.sql, (events) =>
       postgres(settings.url!, {
         // Statements a broken connection orphaned are found and retried (src/db/pool.ts).
-        onclose,
+        onclose: events.onclose,
+        // Sockets opened by pgwake, to see a connection the driver left unable to log in at
+        // once rather than when connect_timeout runs out (src/db/socket.ts).
+        socket: socketOpener(events.stuck),
         max: settings.max,
         // Also for statements that do not say (migrations): behind a transaction pooler that
         // cannot keep them, no statement may be prepared.
@@ -157,7 +161,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         onnotice: () => undefined,
         // See src/db/pool-options.ts: recovering from a restart in under a second, not in 20.
         backoff: reconnectDelaySeconds,
-        // A connection the driver left unable to open (src/db/pool.ts) fails after this long.
+        // Opening a connection (TCP and login) fails after this long.
         connect_timeout: 10,
         fetch_types: false,
         connection: { application_name: `pgwake ${settings.name}` },
@@ -209,6 +213,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         onnotice: () => undefined,
         // The Listener retries with its own backoff; the pool's would be added to it.
         backoff: noReconnectDelay,
+        // Its own sockets: a stuck one fails its LISTEN, and the Listener takes a new connection.
+        socket: socketOpener(),
         ...handlers,
       };
       const application_name = `pgwake ${settings.name} listener`;

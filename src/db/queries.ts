@@ -162,7 +162,7 @@ export class Queries {
     readonly schema: string,
     private readonly prepare: boolean,
     /** The client's pool, whose statements are watched for orphans (src/db/pool.ts). */
-    private readonly pool?: Pick<Pool, "db" | "orphans" | "failed">,
+    private readonly pool?: Pick<Pool, "db" | "watch" | "failed">,
   ) {
     const blocks = queryBlocks();
     for (const name of QUERY_NAMES) {
@@ -187,7 +187,7 @@ export class Queries {
         })
         .values();
       const grace = LARGE.has(name) ? ORPHAN_GRACE_LARGE_MS : ORPHAN_GRACE_MS;
-      const rows = await (pool ? pool.orphans.watch(statement, grace) : statement);
+      const rows = await (pool ? pool.watch(statement, grace) : statement);
       checkRan(rows);
       return compactRows(rows);
     } catch (error) {

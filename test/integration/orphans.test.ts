@@ -10,10 +10,11 @@ import net from "node:net";
 import { test } from "node:test";
 import postgres from "postgres";
 import { checkRan, compactRows, type OrphanGuard } from "../../src/db/orphans.js";
-import { Pool } from "../../src/db/pool.js";
+import { Pool, type PoolEvents } from "../../src/db/pool.js";
+import { socketOpener } from "../../src/db/socket.js";
 import { Queries, type Db } from "../../src/db/queries.js";
 import { DatabaseError, isConnectionError } from "../../src/errors.js";
-import { dbTest, type DbContext } from "../helpers/db.js";
+import { dbTest, until, type DbContext } from "../helpers/db.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 
 interface Setup {
@@ -21,6 +22,9 @@ interface Setup {
   queries: Queries;
   db: Db;
   guard: OrphanGuard;
+  pool: Pool;
+  /** Reports a stuck connection of the current pool, as its socket would (src/db/socket.ts). */
+  stuck(): void;
 }
 
 /** A one-connection pool set up as pgwake sets up its own, through a proxy the test controls. */
@@ -31,21 +35,23 @@ async function proxiedPool({ url, schema, defer }: DbContext): Promise<Setup> {
   const proxied = new URL(url);
   proxied.hostname = "127.0.0.1";
   proxied.port = String(proxy.port);
-  const pool = new Pool(undefined, (onclose) =>
+  let current: PoolEvents | undefined;
+  const pool = new Pool(undefined, (events) =>
     postgres(proxied.toString(), {
       max: 1,
       ...{ max_pipeline: 0 }, // as pgwake's pools (src/runtime.ts); not in the driver's types
       fetch_types: false,
       connect_timeout: 2,
       onnotice: () => undefined,
-      onclose,
-    }),
+      onclose: events.onclose,
+      socket: socketOpener((current = events).stuck),
+    } as postgres.Options<Record<string, never>>),
   );
   defer(() => pool.end());
   const { db, orphans: guard } = pool;
   const queries = new Queries(schema, false, pool);
   await queries.databaseNow(db); // the connection is open, and idle
-  return { proxy, queries, db, guard };
+  return { proxy, queries, db, guard, pool, stuck: () => current!.stuck() };
 }
 
 /**
@@ -85,6 +91,55 @@ dbTest(
     const reopened = performance.now();
     assert.ok((await queries.databaseNow(db)) > 0);
     assert.ok(performance.now() - reopened < 1500, "no connect timeout on the renewed pool");
+  },
+  { timeout: 30_000 },
+);
+
+dbTest(
+  "a connection the driver left unable to log in is given up at once, and the pool made again",
+  async (ctx) => {
+    const { proxy, queries, db } = await proxiedPool(ctx);
+    const orphan = await sendAcrossReset(proxy, () => queries.databaseNow(db));
+    // The orphan's bytes stay in the closed connection's write buffer, with the driver's timer
+    // id still set: reopening it for the next statement sends nothing, not even the login.
+    const started = performance.now();
+    const next = await queries.databaseNow(db).catch((error: Error) => error);
+    assert.ok(
+      performance.now() - started < 1000,
+      `settled after ${performance.now() - started} ms`,
+    );
+    assert.ok(next instanceof DatabaseError && isConnectionError(next), String(next));
+    assert.match(next.message, /sent nothing on a new connection/);
+    // The orphan went with it (that connection is given up), and the new pool answers at once.
+    const lost = await orphan.outcome;
+    assert.ok(lost instanceof DatabaseError && isConnectionError(lost), String(lost));
+    const renewed = performance.now();
+    assert.ok((await queries.databaseNow(db)) > 0);
+    assert.ok(performance.now() - renewed < 1000, "the renewed pool answers without a timeout");
+    assert.equal(proxy.connections, 1, "the old pool's connection is gone, the new one's open");
+  },
+  { timeout: 30_000 },
+);
+
+dbTest(
+  "a replaced pool is ended once its statements have settled, and stays ended",
+  async (ctx) => {
+    const { proxy, queries, db, pool, stuck } = await proxiedPool(ctx);
+    const slow = pool.watch(db.unsafe("select pg_sleep(0.3)", []).values(), 5000);
+    // Queued in the driver behind the slow one (one connection). Ending the pool now would
+    // reopen a connection for it after the end, or destroy it.
+    const queued = pool.watch(db.unsafe("select 2", []).values(), 5000);
+    stuck();
+    assert.ok((await queries.databaseNow(db)) > 0, "the new pool answers meanwhile");
+    assert.equal(proxy.connections, 2);
+    await slow;
+    assert.deepEqual((await queued)[0], [2]);
+    await until(() => proxy.connections === 1, 5000, "the old pool's connection to close");
+    await pool.end();
+    await until(() => proxy.connections === 0, 5000, "the new pool's connection to close");
+    // Nothing reopens one after the end: a short look, since no event says "nothing happened".
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(proxy.connections, 0);
   },
   { timeout: 30_000 },
 );

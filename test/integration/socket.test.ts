@@ -1,0 +1,112 @@
+/**
+ * pgwake opens its pools' sockets itself (src/db/socket.ts). These tests check that it opens them
+ * as postgres.js would (TCP, a Unix socket path, several hosts in turn) and that a refused
+ * connect leaves the connection able to open later: the driver writes to a socket it is handed
+ * at once, and a failure delivered before that write went out would leave the write stuck.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import postgres from "postgres";
+import { socketOpener } from "../../src/db/socket.js";
+import { databaseUrl } from "../helpers/db.js";
+
+const target = new URL(databaseUrl());
+const targetPort = Number(target.port || 5432);
+
+/** A server that pipes each connection to the test database, listening where `listen` says. */
+async function forwarder(
+  listen: (server: net.Server, done: () => void) => void,
+): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, target.hostname);
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => listen(server, resolve));
+  return server;
+}
+
+/** A port on which nothing listens (one just closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function pool(options: postgres.Options<Record<string, never>>): postgres.Sql {
+  return postgres({
+    user: decodeURIComponent(target.username) || undefined,
+    password: decodeURIComponent(target.password) || undefined,
+    database: target.pathname.slice(1),
+    max: 1,
+    fetch_types: false,
+    connect_timeout: 5,
+    backoff: () => 0.01,
+    onnotice: () => undefined,
+    ...options,
+    socket: socketOpener(),
+  } as postgres.Options<Record<string, never>>);
+}
+
+test("a connection refused again and again opens at once when the server is back", async () => {
+  const port = await closedPort();
+  const sql = pool({ host: "127.0.0.1", port });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        sql`select 1`,
+        (error: { code?: string }) => error.code === "ECONNREFUSED",
+      );
+    }
+    const server = await forwarder((s, done) => s.listen(port, "127.0.0.1", done));
+    try {
+      const started = performance.now();
+      const [row] = await sql<[{ answer: number }]>`select 42 as answer`;
+      assert.equal(row!.answer, 42);
+      // A stuck login would wait for connect_timeout (5 s here).
+      assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await new Promise((resolve) => server.close(resolve));
+    }
+  } finally {
+    await sql.end({ timeout: 0 });
+  }
+});
+
+test("a Unix socket path is opened as the driver would", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pgwake-socket-"));
+  const server = await forwarder((s, done) => s.listen(join(dir, `.s.PGSQL.${targetPort}`), done));
+  const sql = pool({ host: dir, port: targetPort });
+  try {
+    const [row] = await sql<[{ answer: number }]>`select 7 as answer`;
+    assert.equal(row!.answer, 7);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("several hosts are tried in turn: a refused one is passed over", async () => {
+  const down = await closedPort();
+  const server = await forwarder((s, done) => s.listen(0, "127.0.0.1", done));
+  const up = (server.address() as net.AddressInfo).port;
+  const sql = pool({ host: `127.0.0.1:${down},127.0.0.1:${up}` });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [row] = await sql<[{ answer: number }]>`select ${i}::int as answer`;
+      assert.equal(row!.answer, i);
+    }
+  } finally {
+    await sql.end({ timeout: 1 });
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
