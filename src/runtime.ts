@@ -19,7 +19,6 @@ import { Settler } from "./settler.js";
 import { Queries, type Db, type LeaseRef } from "./db/queries.js";
 import { Pool } from "./db/pool.js";
 import { noReconnectDelay, reconnectDelaySeconds } from "./db/pool-options.js";
-import { socketOpener } from "./db/socket.js";
 import type { ClaimedRow } from "./db/rows.js";
 import { Listener, type DoneNotice, type ReadyNotice } from "./notify/listener.js";
 import { Poller } from "./notify/poller.js";
@@ -141,13 +140,11 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   constructor(readonly settings: ClientSettings) {
     super();
-    this.pool = new Pool(settings.sql, (events) =>
+    this.pool = new Pool(settings.sql, (onclose) =>
       postgres(settings.url!, {
-        // Statements a broken connection orphaned are found and retried (src/db/pool.ts).
-        onclose: events.onclose,
-        // Sockets opened by pgwake, to see a connection the driver left unable to log in at
-        // once rather than when connect_timeout runs out (src/db/socket.ts).
-        socket: socketOpener(events.stuck),
+        // Statements a broken connection orphaned are found and retried (src/db/pool.ts), and
+        // the pool opens its sockets through pgwake (src/db/socket.ts).
+        onclose,
         max: settings.max,
         // Also for statements that do not say (migrations): behind a transaction pooler that
         // cannot keep them, no statement may be prepared.
@@ -213,8 +210,6 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         onnotice: () => undefined,
         // The Listener retries with its own backoff; the pool's would be added to it.
         backoff: noReconnectDelay,
-        // Its own sockets: a stuck one fails its LISTEN, and the Listener takes a new connection.
-        socket: socketOpener(),
         ...handlers,
       };
       const application_name = `pgwake ${settings.name} listener`;

@@ -1,27 +1,24 @@
 import type postgres from "postgres";
 import { hookClose, OrphanGuard } from "./orphans.js";
 import type { Db } from "./queries.js";
+import { openSocketsWith, socketOpener, type SocketOpener } from "./socket.js";
 
 /** A pool is made again at most this often for the signs below that may also be something else. */
 const RENEW_AT_MOST_EVERY_MS = 5000;
 /** A replaced pool is ended once its statements have settled, or after this long whatever. */
 const RETIRE_WITHIN_MS = 60_000;
+/** Closing waits this long for statements still under way, then ends every pool anyway. */
+const END_WITHIN_MS = 5000;
 
 type Sql = postgres.Sql<Record<string, unknown>>;
-
-/** What a pool pgwake makes reports to it. */
-export interface PoolEvents {
-  /** One of its connections closed (postgres.js's `onclose`). */
-  onclose(): void;
-  /** One of its connections can no longer log in (src/db/socket.ts). */
-  stuck(): void;
-}
 
 /** One postgres.js pool of pgwake's, and the statements it has under way. */
 interface Generation {
   sql: Sql;
+  opener: SocketOpener;
   pending: number;
-  retiring: boolean;
+  /** Set once it is to be ended: called when no statement is left (or time is up). */
+  idle?: () => void;
   ended?: Promise<void>;
 }
 
@@ -34,9 +31,9 @@ interface Generation {
  * itself is made again when it shows the signs: a connection that wrote nothing when it reopened
  * (at once), a statement orphaned, or a connection that timed out while opening (these two at
  * most every 5 s, since they have other causes). New statements go to the new pool; the old one
- * is ended once its own statements have settled, since postgres.js reopens connections for
- * statements still queued in a pool it is ending, and would keep them open. A pool the user
- * passed in is theirs and is never replaced.
+ * is ended once its own statements have settled: postgres.js reopens connections for statements
+ * still queued in a pool it is ending, and keeps them open after its end. A pool the user passed
+ * in is theirs and is never replaced.
  */
 export class Pool {
   readonly orphans: OrphanGuard;
@@ -44,43 +41,54 @@ export class Pool {
   readonly db: Db;
   private current: Generation;
   private readonly retired = new Set<Generation>();
+  /** What settles a statement's count, by statement (see {@link watch}). */
+  private readonly releases = new WeakMap<object, () => void>();
   private renewedAt = -Infinity;
   private ended = false;
   private readonly unhookClose: () => void = () => undefined;
 
   /** Makes a pool of pgwake's own; undefined when the pool is the user's. */
-  private readonly make: ((events: PoolEvents) => Sql) | undefined;
+  private readonly make: ((onclose: () => void) => Sql) | undefined;
 
-  /** `given`: the user's pool, used as it is. Otherwise `make` makes one, reporting to `events`. */
-  constructor(given: Sql | undefined, make: (events: PoolEvents) => Sql) {
+  /**
+   * `given`: the user's pool, used as it is. Otherwise `make` makes one, calling `onclose`
+   * whenever one of its connections closes; pgwake opens its sockets (src/db/socket.ts).
+   */
+  constructor(given: Sql | undefined, make: (onclose: () => void) => Sql) {
     this.orphans = new OrphanGuard(() => this.renewAtMostEvery());
     if (given) {
       // The user's pool: watched, never replaced, and left open when pgwake closes.
       this.make = undefined;
-      this.current = { sql: given, pending: 0, retiring: false };
+      this.current = { sql: given, opener: socketOpener(), pending: 0 };
       this.unhookClose = hookClose(given, this.orphans);
     } else {
       this.make = make;
       this.current = this.open();
     }
     this.db = {
-      unsafe: (query, parameters, options) => this.current.sql.unsafe(query, parameters, options),
+      unsafe: (query, parameters, options) => {
+        const generation = this.current;
+        const statement = generation.sql.unsafe(query, parameters, options);
+        if (this.make) this.track(generation, statement);
+        return statement;
+      },
     };
-  }
-
-  /**
-   * Settles like `statement`, just made on {@link db}, or rejects as the guard decides; until
-   * then its pool, if replaced meanwhile, is not ended.
-   */
-  watch<T>(statement: PromiseLike<T>, graceMs: number): Promise<T> {
-    const watched = this.orphans.watch(statement, graceMs);
-    if (this.make) this.track(this.current, watched);
-    return watched;
   }
 
   /** The current postgres.js instance (its options are the listener's starting point). */
   get sql(): Sql {
     return this.current.sql;
+  }
+
+  /**
+   * Settles like `statement`, just made on {@link db}, or rejects with a connection error if the
+   * guard gives it up (src/db/orphans.ts), which also stops it holding its pool open.
+   */
+  watch<T>(statement: PromiseLike<T>, graceMs: number): Promise<T> {
+    const watched = this.orphans.watch(statement, graceMs);
+    const release = this.releases.get(statement);
+    if (release) watched.then(release, release);
+    return watched;
   }
 
   /** A statement on the pool failed: a connection that times out while opening may be broken. */
@@ -95,7 +103,9 @@ export class Pool {
     this.unhookClose();
     if (!this.make) return;
     this.retired.add(this.current);
-    await Promise.all([...this.retired].map((generation) => this.endNow(generation)));
+    await Promise.all(
+      [...this.retired].map((generation) => this.endWhenIdle(generation, END_WITHIN_MS)),
+    );
   }
 
   private renewAtMostEvery(): void {
@@ -107,44 +117,51 @@ export class Pool {
     this.renewedAt = performance.now();
     const old = this.current;
     this.current = this.open();
-    this.retire(old);
+    this.retired.add(old);
+    void this.endWhenIdle(old, RETIRE_WITHIN_MS);
   }
 
   /** A new pool of pgwake's own, its reports going to the guard and to {@link renew}. */
   private open(): Generation {
-    const generation: Generation = { sql: undefined!, pending: 0, retiring: false };
-    generation.sql = this.make!({
-      onclose: () => this.orphans.closed(),
-      // Only the current pool's stuck connection calls for a new one; an old one's is ending.
-      stuck: () => generation === this.current && this.renew(),
-    });
+    // Only the current pool's stuck connection calls for a new one; an old one's is ending.
+    const opener = socketOpener(() => generation === this.current && this.renew());
+    const sql = this.make!(() => this.orphans.closed());
+    openSocketsWith(sql, opener);
+    const generation: Generation = { sql, opener, pending: 0 };
     return generation;
   }
 
-  private track(generation: Generation, statement: Promise<unknown>): void {
+  /** Counts `statement` against its pool until it settles, or the guard gives it up. */
+  private track(generation: Generation, statement: PromiseLike<unknown>): void {
     generation.pending++;
-    const settled = (): void => {
-      generation.pending--;
-      if (generation.retiring && generation.pending === 0) void this.endNow(generation);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (--generation.pending === 0) generation.idle?.();
     };
-    statement.then(settled, settled);
+    statement.then(release, release);
+    this.releases.set(statement, release);
   }
 
-  /** Ends a replaced pool once it has no statement under way (or a minute from now). */
-  private retire(generation: Generation): void {
-    generation.retiring = true;
-    this.retired.add(generation);
-    if (generation.pending === 0) void this.endNow(generation);
-    else setTimeout(() => void this.endNow(generation), RETIRE_WITHIN_MS).unref();
-  }
-
-  /** Ends a pool, letting its statements (if any) finish for a few seconds. */
-  private endNow(generation: Generation): Promise<void> {
-    // With none of pgwake's statements left, what a connection still holds is a driver orphan.
-    generation.ended ??= generation.sql
-      .end({ timeout: generation.pending === 0 ? 0 : 5 })
-      .catch(() => undefined)
-      .then(() => void this.retired.delete(generation));
+  /**
+   * Ends a pool once none of pgwake's statements is left on it, or `withinMs` from now, whichever
+   * comes first (a later call can only bring that sooner). What is still queued then is rejected
+   * rather than given a connection the ended pool would keep; then its sockets are closed.
+   */
+  private endWhenIdle(generation: Generation, withinMs: number): Promise<void> {
+    generation.ended ??= new Promise<void>((resolve) => {
+      generation.idle = resolve;
+      if (generation.pending === 0) resolve();
+    }).then(async () => {
+      await generation.sql.end({ timeout: 0 }).catch(() => undefined);
+      generation.opener.close();
+      this.retired.delete(generation);
+    });
+    const timer = setTimeout(() => generation.idle?.(), withinMs);
+    // A retirement's deadline holds no process open; closing's is awaited, and must fire.
+    if (withinMs > END_WITHIN_MS) timer.unref();
+    void generation.ended.then(() => clearTimeout(timer));
     return generation.ended;
   }
 }

@@ -33,45 +33,80 @@ const FIRST_WRITE_WITHIN_MS = 50;
 
 type Socket = net.Socket & { host?: string; port?: number };
 
-/**
- * A `socket` option for postgres.js: opens sockets as the driver would (the hosts in turn, or
- * the Unix socket path), and calls `onStuck` for each connection found unable to log in.
- */
-export function socketOpener(
-  onStuck: () => void = () => undefined,
-): (options: DriverSocketOptions) => Promise<net.Socket> {
-  let next = 0;
-  return (options) => {
-    const index = next++ % options.host.length;
-    const host = options.host[index]!;
-    const port = options.port[index] ?? options.port[0]!;
+/** The sockets of one postgres.js instance. */
+export interface SocketOpener {
+  /** The `socket` option: opens a socket as the driver would (its host, or the Unix path). */
+  readonly open: (options: DriverSocketOptions) => Promise<net.Socket>;
+  /**
+   * Opens no socket from now on and destroys those open or opening. Call it once the instance
+   * has ended: with a `socket` option, postgres.js ends a connection whose socket is still being
+   * opened without waiting for it, and would log in on that socket afterwards and keep it.
+   */
+  close(): void;
+}
+
+/** Calls `onStuck` for each connection found unable to log in. */
+export function socketOpener(onStuck: () => void = () => undefined): SocketOpener {
+  const sockets = new Set<net.Socket>();
+  let closed = false;
+  const open = (options: DriverSocketOptions): Promise<net.Socket> => {
+    if (closed) return Promise.resolve(failedSocket(ended()));
+    const host = options.host[0]!;
+    const port = options.port[0]!;
     const socket: Socket = options.path ? net.connect(options.path) : net.connect(port, host);
     // Read by the driver for its error messages and the TLS server name.
     socket.host = host;
     socket.port = port;
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
     return new Promise((resolve) => {
       const timeoutMs = (options.connect_timeout ?? 0) * 1000;
       const timer =
         timeoutMs > 0
           ? setTimeout(() => failed(connectTimedOut(options, host, port)), timeoutMs)
           : undefined;
-      const connected = (): void => {
+      const settle = (): void => {
         clearTimeout(timer);
+        socket.off("connect", connected);
         socket.off("error", failed);
+        socket.off("close", endedMeanwhile);
+      };
+      const connected = (): void => {
+        settle();
         // With direct TLS the driver's first bytes go through the TLS socket, not this one.
         if (options.sslnegotiation !== "direct") watchFirstWrite(socket, onStuck);
         resolve(socket);
       };
       const failed = (error: Error): void => {
-        clearTimeout(timer);
-        socket.off("connect", connected);
+        settle();
+        socket.on("error", () => undefined); // destroyed: nothing more to hear
         socket.destroy();
         resolve(failedSocket(error));
       };
+      const endedMeanwhile = (): void => failed(ended());
       socket.once("connect", connected);
       socket.once("error", failed);
+      socket.once("close", endedMeanwhile);
     });
   };
+  return {
+    open,
+    close() {
+      closed = true;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+  };
+}
+
+/**
+ * Has `sql` open its sockets through `opener` (when it has one host; several keep the driver's
+ * own sockets, since the driver gives each connection its own turn through the hosts, which a
+ * `socket` option cannot see). Call it before the instance's first statement.
+ */
+export function openSocketsWith(sql: { options: object }, opener: SocketOpener): void {
+  const options = sql.options as { host: string[]; socket?: unknown };
+  if (options.host.length === 1) options.socket = opener.open;
 }
 
 /** Destroys `socket` if the driver writes nothing on it within a turn of being handed it. */
@@ -118,6 +153,11 @@ function failedSocket(error: Error): net.Socket {
   }) as net.Socket["write"];
   setImmediate(() => setImmediate(() => socket.destroyed || socket.destroy(error)));
   return socket;
+}
+
+/** What a socket asked of a closed opener fails with: the pool was ended by its owner. */
+function ended(): Error {
+  return Object.assign(new Error("the pool was ended"), { code: "CONNECTION_ENDED" });
 }
 
 /** The error the driver gives when a connect times out, for the TCP connect it no longer times. */

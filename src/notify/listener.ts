@@ -3,6 +3,7 @@ import { EventEmitter } from "eventemitter3";
 import type postgres from "postgres";
 import { NotificationsLostError, toPgwakeError } from "../errors.js";
 import { quoteIdentifier } from "../db/identifiers.js";
+import { openSocketsWith, socketOpener, type SocketOpener } from "../db/socket.js";
 import { OrphanGuard } from "../db/orphans.js";
 import { CHANNEL_KINDS, channelName, type ChannelKind } from "./channels.js";
 
@@ -67,6 +68,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   /** Counts successful LISTENs; changes whenever notifications may have been missed. */
   epoch = 0;
   private sql: postgres.Sql<Record<string, unknown>> | undefined;
+  /** The sockets of {@link sql} (src/db/socket.ts): a stuck one fails the LISTEN at once. */
+  private opener: SocketOpener | undefined;
   private state: "idle" | "connecting" | "listening" | "stopped" = "idle";
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -196,6 +199,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     clearTimeout(this.retryTimer);
     this.orphans.stop();
     await this.sql?.end({ timeout: 0 });
+    this.opener?.close();
   }
 
   private async listenOnce(): Promise<void> {
@@ -240,7 +244,9 @@ export class Listener extends EventEmitter<ListenerEvents> {
   /** A connection instance of its own; the one before it, if any, is ended. */
   private newConnection(): void {
     const old = this.sql;
+    const oldOpener = this.opener;
     const instance = ++this.instance;
+    this.opener = socketOpener();
     this.sql = this.makeSql({
       onnotify: (channel, payload) => this.onNotify(channel, payload),
       onclose: () => {
@@ -250,7 +256,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
         this.onClose();
       },
     });
-    void old?.end({ timeout: 0 }).catch(() => undefined);
+    openSocketsWith(this.sql, this.opener);
+    void old
+      ?.end({ timeout: 0 })
+      .catch(() => undefined)
+      .then(() => oldOpener?.close());
   }
 
   private scheduleRetry(delayMs: number): void {

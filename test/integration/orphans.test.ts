@@ -10,8 +10,7 @@ import net from "node:net";
 import { test } from "node:test";
 import postgres from "postgres";
 import { checkRan, compactRows, type OrphanGuard } from "../../src/db/orphans.js";
-import { Pool, type PoolEvents } from "../../src/db/pool.js";
-import { socketOpener } from "../../src/db/socket.js";
+import { Pool } from "../../src/db/pool.js";
 import { Queries, type Db } from "../../src/db/queries.js";
 import { DatabaseError, isConnectionError } from "../../src/errors.js";
 import { dbTest, until, type DbContext } from "../helpers/db.js";
@@ -23,8 +22,8 @@ interface Setup {
   db: Db;
   guard: OrphanGuard;
   pool: Pool;
-  /** Reports a stuck connection of the current pool, as its socket would (src/db/socket.ts). */
-  stuck(): void;
+  /** Makes the pool again, as a stuck connection of it does (src/db/socket.ts). */
+  renew(): void;
 }
 
 /** A one-connection pool set up as pgwake sets up its own, through a proxy the test controls. */
@@ -35,23 +34,23 @@ async function proxiedPool({ url, schema, defer }: DbContext): Promise<Setup> {
   const proxied = new URL(url);
   proxied.hostname = "127.0.0.1";
   proxied.port = String(proxy.port);
-  let current: PoolEvents | undefined;
-  const pool = new Pool(undefined, (events) =>
+  const pool = new Pool(undefined, (onclose) =>
     postgres(proxied.toString(), {
       max: 1,
       ...{ max_pipeline: 0 }, // as pgwake's pools (src/runtime.ts); not in the driver's types
       fetch_types: false,
       connect_timeout: 2,
       onnotice: () => undefined,
-      onclose: events.onclose,
-      socket: socketOpener((current = events).stuck),
-    } as postgres.Options<Record<string, never>>),
+      onclose,
+    }),
   );
   defer(() => pool.end());
   const { db, orphans: guard } = pool;
   const queries = new Queries(schema, false, pool);
   await queries.databaseNow(db); // the connection is open, and idle
-  return { proxy, queries, db, guard, pool, stuck: () => current!.stuck() };
+  // What a stuck connection of the current pool makes it do (src/db/socket.ts).
+  const renew = (): void => (pool as unknown as { renew(): void }).renew();
+  return { proxy, queries, db, guard, pool, renew };
 }
 
 /**
@@ -124,12 +123,12 @@ dbTest(
 dbTest(
   "a replaced pool is ended once its statements have settled, and stays ended",
   async (ctx) => {
-    const { proxy, queries, db, pool, stuck } = await proxiedPool(ctx);
+    const { proxy, queries, db, pool, renew } = await proxiedPool(ctx);
     const slow = pool.watch(db.unsafe("select pg_sleep(0.3)", []).values(), 5000);
     // Queued in the driver behind the slow one (one connection). Ending the pool now would
     // reopen a connection for it after the end, or destroy it.
     const queued = pool.watch(db.unsafe("select 2", []).values(), 5000);
-    stuck();
+    renew();
     assert.ok((await queries.databaseNow(db)) > 0, "the new pool answers meanwhile");
     assert.equal(proxy.connections, 2);
     await slow;
@@ -137,6 +136,24 @@ dbTest(
     await until(() => proxy.connections === 1, 5000, "the old pool's connection to close");
     await pool.end();
     await until(() => proxy.connections === 0, 5000, "the new pool's connection to close");
+    // Nothing reopens one after the end: a short look, since no event says "nothing happened".
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(proxy.connections, 0);
+  },
+  { timeout: 30_000 },
+);
+
+dbTest(
+  "closing right after a pool was replaced lets the statements queued in the old one run, then keeps no connection",
+  async (ctx) => {
+    const { proxy, db, pool, renew } = await proxiedPool(ctx);
+    const slow = pool.watch(db.unsafe("select pg_sleep(0.3)", []).values(), 5000);
+    const queued = pool.watch(db.unsafe("select 3", []).values(), 5000);
+    renew();
+    await pool.end();
+    await slow;
+    assert.deepEqual((await queued)[0], [3]);
+    await until(() => proxy.connections === 0, 5000, "every connection to close");
     // Nothing reopens one after the end: a short look, since no event says "nothing happened".
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(proxy.connections, 0);

@@ -11,8 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import postgres from "postgres";
-import { socketOpener } from "../../src/db/socket.js";
-import { databaseUrl } from "../helpers/db.js";
+import { openSocketsWith, socketOpener } from "../../src/db/socket.js";
+import { databaseUrl, until } from "../helpers/db.js";
+import { TcpProxy } from "../helpers/tcp-proxy.js";
 
 const target = new URL(databaseUrl());
 const targetPort = Number(target.port || 5432);
@@ -40,8 +41,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function pool(options: postgres.Options<Record<string, never>>): postgres.Sql {
-  return postgres({
+/** A pool opening its sockets through pgwake; `end` ends it and closes the opener. */
+function pool(options: postgres.Options<Record<string, never>>): {
+  sql: postgres.Sql;
+  end(): Promise<void>;
+} {
+  const sql = postgres({
     user: decodeURIComponent(target.username) || undefined,
     password: decodeURIComponent(target.password) || undefined,
     database: target.pathname.slice(1),
@@ -51,13 +56,21 @@ function pool(options: postgres.Options<Record<string, never>>): postgres.Sql {
     backoff: () => 0.01,
     onnotice: () => undefined,
     ...options,
-    socket: socketOpener(),
-  } as postgres.Options<Record<string, never>>);
+  });
+  const opener = socketOpener();
+  openSocketsWith(sql, opener);
+  return {
+    sql,
+    end: async () => {
+      await sql.end({ timeout: 0 });
+      opener.close();
+    },
+  };
 }
 
 test("a connection refused again and again opens at once when the server is back", async () => {
   const port = await closedPort();
-  const sql = pool({ host: "127.0.0.1", port });
+  const { sql, end } = pool({ host: "127.0.0.1", port });
   try {
     for (let i = 0; i < 3; i++) {
       await assert.rejects(
@@ -73,40 +86,69 @@ test("a connection refused again and again opens at once when the server is back
       // A stuck login would wait for connect_timeout (5 s here).
       assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
     } finally {
-      await sql.end({ timeout: 1 });
+      await end(); // before the server's close, which waits for its connections
       await new Promise((resolve) => server.close(resolve));
     }
   } finally {
-    await sql.end({ timeout: 0 });
+    await end();
   }
 });
 
 test("a Unix socket path is opened as the driver would", async () => {
   const dir = await mkdtemp(join(tmpdir(), "pgwake-socket-"));
   const server = await forwarder((s, done) => s.listen(join(dir, `.s.PGSQL.${targetPort}`), done));
-  const sql = pool({ host: dir, port: targetPort });
+  const { sql, end } = pool({ host: dir, port: targetPort });
   try {
+    assert.equal(
+      typeof (sql.options as { socket?: unknown }).socket,
+      "function",
+      "opened through pgwake",
+    );
     const [row] = await sql<[{ answer: number }]>`select 7 as answer`;
     assert.equal(row!.answer, 7);
   } finally {
-    await sql.end({ timeout: 1 });
+    await end();
     await new Promise((resolve) => server.close(resolve));
     await rm(dir, { recursive: true, force: true });
   }
 });
 
-test("several hosts are tried in turn: a refused one is passed over", async () => {
+test("several hosts keep the driver's own sockets, which take them in turn", async () => {
   const down = await closedPort();
   const server = await forwarder((s, done) => s.listen(0, "127.0.0.1", done));
   const up = (server.address() as net.AddressInfo).port;
-  const sql = pool({ host: `127.0.0.1:${down},127.0.0.1:${up}` });
+  const { sql, end } = pool({ host: `127.0.0.1:${down},127.0.0.1:${up}` });
   try {
+    // The driver gives each connection its own turn through the hosts: a `socket` option
+    // cannot know which connection asks, so pgwake leaves such pools alone.
+    assert.equal((sql.options as { socket?: unknown }).socket, undefined);
     for (let i = 0; i < 3; i++) {
       const [row] = await sql<[{ answer: number }]>`select ${i}::int as answer`;
       assert.equal(row!.answer, i);
     }
   } finally {
-    await sql.end({ timeout: 1 });
+    await end();
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test("a pool ended while its connection is still opening keeps no connection", async () => {
+  const proxy = await TcpProxy.start({ host: target.hostname, port: targetPort });
+  try {
+    const { sql, end } = pool({ host: "127.0.0.1", port: proxy.port });
+    // Ended at once: the driver does not wait for a socket still being opened, and would log
+    // in on it afterwards and keep the connection, unless the opener is closed too.
+    const outcome = sql`select 1`.then(
+      () => "answered",
+      (error: { code?: string }) => error.code,
+    );
+    await end();
+    assert.equal(await outcome, "CONNECTION_DESTROYED");
+    await until(() => proxy.connections === 0, 5000, "the proxied connection to close");
+    // Nothing opens one later: a short look, since no event says that nothing happened.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(proxy.connections, 0);
+  } finally {
+    await proxy.close();
   }
 });
