@@ -158,7 +158,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
         onnotice: () => undefined,
         // See src/db/pool-options.ts: recovering from a restart in under a second, not in 20.
         backoff: reconnectDelaySeconds,
-        // Opening a connection (TCP and login) fails after this long.
+        // The TCP connect, and then the login, each fail after this long (src/db/socket.ts).
         connect_timeout: 10,
         fetch_types: false,
         connection: { application_name: `pgwake ${settings.name}` },

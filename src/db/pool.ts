@@ -12,6 +12,9 @@ const END_WITHIN_MS = 5000;
 
 type Sql = postgres.Sql<Record<string, unknown>>;
 
+/** Where a statement keeps what ends its count against its pool (see {@link Pool.watch}). */
+const RELEASE = Symbol("pgwake.release");
+
 /** One postgres.js pool of pgwake's, and the statements it has under way. */
 interface Generation {
   sql: Sql;
@@ -41,8 +44,6 @@ export class Pool {
   readonly db: Db;
   private current: Generation;
   private readonly retired = new Set<Generation>();
-  /** What settles a statement's count, by statement (see {@link watch}). */
-  private readonly releases = new WeakMap<object, () => void>();
   private renewedAt = -Infinity;
   private ended = false;
   private readonly unhookClose: () => void = () => undefined;
@@ -86,7 +87,7 @@ export class Pool {
    */
   watch<T>(statement: PromiseLike<T>, graceMs: number): Promise<T> {
     const watched = this.orphans.watch(statement, graceMs);
-    const release = this.releases.get(statement);
+    const release = (statement as { [RELEASE]?: () => void })[RELEASE];
     if (release) watched.then(release, release);
     return watched;
   }
@@ -99,13 +100,15 @@ export class Pool {
   /** Ends the pool (if pgwake made it) and any pools it replaced. */
   async end(): Promise<void> {
     this.ended = true;
-    this.orphans.stop();
     this.unhookClose();
-    if (!this.make) return;
-    this.retired.add(this.current);
-    await Promise.all(
-      [...this.retired].map((generation) => this.endWhenIdle(generation, END_WITHIN_MS)),
-    );
+    if (this.make) {
+      this.retired.add(this.current);
+      // The guard still gives up orphans meanwhile, so that they do not hold the end.
+      await Promise.all(
+        [...this.retired].map((generation) => this.endWhenIdle(generation, END_WITHIN_MS)),
+      );
+    }
+    this.orphans.stop();
   }
 
   private renewAtMostEvery(): void {
@@ -141,7 +144,8 @@ export class Pool {
       if (--generation.pending === 0) generation.idle?.();
     };
     statement.then(release, release);
-    this.releases.set(statement, release);
+    // On the statement itself: a WeakMap cost measurable CPU on every statement.
+    (statement as { [RELEASE]?: () => void })[RELEASE] = release;
   }
 
   /**

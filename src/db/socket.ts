@@ -45,12 +45,18 @@ export interface SocketOpener {
   close(): void;
 }
 
+/** The `open` functions of pgwake's openers: a `socket` option that is not one is the user's. */
+const openers = new WeakSet<object>();
+
 /** Calls `onStuck` for each connection found unable to log in. */
 export function socketOpener(onStuck: () => void = () => undefined): SocketOpener {
   const sockets = new Set<net.Socket>();
   let closed = false;
   const open = (options: DriverSocketOptions): Promise<net.Socket> => {
     if (closed) return Promise.resolve(failedSocket(ended()));
+    // The driver's TLS upgrade removes every listener of the plain socket, the one below that
+    // forgets a closed socket included: forget those here.
+    for (const socket of sockets) if (socket.destroyed) sockets.delete(socket);
     const host = options.host[0]!;
     const port = options.port[0]!;
     const socket: Socket = options.path ? net.connect(options.path) : net.connect(port, host);
@@ -89,6 +95,7 @@ export function socketOpener(onStuck: () => void = () => undefined): SocketOpene
       socket.once("close", endedMeanwhile);
     });
   };
+  openers.add(open);
   return {
     open,
     close() {
@@ -100,13 +107,15 @@ export function socketOpener(onStuck: () => void = () => undefined): SocketOpene
 }
 
 /**
- * Has `sql` open its sockets through `opener` (when it has one host; several keep the driver's
- * own sockets, since the driver gives each connection its own turn through the hosts, which a
- * `socket` option cannot see). Call it before the instance's first statement.
+ * Has `sql` open its sockets through `opener`. Not when it has several hosts (the driver gives
+ * each connection its own turn through them, which a `socket` option cannot see), nor when its
+ * options carry a `socket` of the user's (the listener's options are copied from a pool the user
+ * may have passed in). Call it before the instance's first statement.
  */
 export function openSocketsWith(sql: { options: object }, opener: SocketOpener): void {
-  const options = sql.options as { host: string[]; socket?: unknown };
-  if (options.host.length === 1) options.socket = opener.open;
+  const options = sql.options as { host: string[]; socket?: object };
+  if (options.host.length !== 1) return;
+  if (options.socket === undefined || openers.has(options.socket)) options.socket = opener.open;
 }
 
 /** Destroys `socket` if the driver writes nothing on it within a turn of being handed it. */

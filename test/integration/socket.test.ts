@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import postgres from "postgres";
 import { openSocketsWith, socketOpener } from "../../src/db/socket.js";
-import { databaseUrl, until } from "../helpers/db.js";
+import { connect } from "../../src/index.js";
+import { databaseUrl, dbTest, until, within } from "../helpers/db.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 
 const target = new URL(databaseUrl());
@@ -152,3 +153,42 @@ test("a pool ended while its connection is still opening keeps no connection", a
     await proxy.close();
   }
 });
+
+dbTest(
+  "a pool passed in keeps its own socket function, and the listener uses it too",
+  async ({ schema }) => {
+    let opened = 0;
+    // Reachable only through its socket function: the host itself does not resolve.
+    const user = postgres({
+      host: "db.internal.invalid",
+      port: targetPort,
+      user: decodeURIComponent(target.username) || undefined,
+      database: target.pathname.slice(1),
+      max: 2,
+      fetch_types: false,
+      onnotice: () => undefined,
+      ...{
+        // Not in the driver's types.
+        socket: () => {
+          opened++;
+          return net.connect(targetPort, target.hostname);
+        },
+      },
+    });
+    try {
+      const client = await connect({ sql: user, schema, pollInterval: false });
+      try {
+        const queue = await client.createQueue("user-socket");
+        queue.work(async (job) => (job.payload as { n: number }).n * 2);
+        // No poll: the worker wakes, and the completion arrives, by the listener's NOTIFY.
+        const result = await within(queue.send({ n: 21 }).completed, 10_000, "the completion");
+        assert.equal(result, 42);
+        assert.ok(opened >= 2, `the user's socket function opened ${opened} sockets`);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await user.end({ timeout: 1 });
+    }
+  },
+);
