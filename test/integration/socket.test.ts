@@ -1,36 +1,65 @@
 /**
  * pgwake opens its pools' sockets itself (src/db/socket.ts). These tests check that it opens them
- * as postgres.js would (TCP, a Unix socket path, several hosts in turn) and that a refused
- * connect leaves the connection able to open later: the driver writes to a socket it is handed
- * at once, and a failure delivered before that write went out would leave the write stuck.
+ * as postgres.js would (TCP, a Unix socket path, TLS), leaves them to the driver or the user where
+ * it should (several hosts, a pool passed in with a socket function), closes them when a pool
+ * ends, and that a refused connect leaves the connection able to open later: the driver writes
+ * to a socket it is handed at once, and a failure delivered before that write went out would
+ * leave the write stuck.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
+import tls from "node:tls";
 import { join } from "node:path";
 import { test } from "node:test";
 import postgres from "postgres";
 import { openSocketsWith, socketOpener } from "../../src/db/socket.js";
 import { connect } from "../../src/index.js";
-import { databaseUrl, dbTest, until, within } from "../helpers/db.js";
+import { databaseUrl, dbTest, signal, until, within } from "../helpers/db.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 
 const target = new URL(databaseUrl());
 const targetPort = Number(target.port || 5432);
 
-/** A server that pipes each connection to the test database, listening where `listen` says. */
+/**
+ * A server that pipes each connection to the test database, listening where `listen` says;
+ * `accept` may first speak with the client and then hand `connect` the stream to pipe.
+ */
 async function forwarder(
   listen: (server: net.Server, done: () => void) => void,
+  accept: (client: net.Socket, connect: (stream: net.Socket) => void) => void = (c, go) => go(c),
 ): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, target.hostname);
-    client.pipe(upstream).pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-  });
+  const server = net.createServer((socket) =>
+    accept(socket, (client) => {
+      const upstream = net.connect(targetPort, target.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    }),
+  );
   await new Promise<void>((resolve) => listen(server, resolve));
   return server;
+}
+
+/**
+ * A TLS front end to the test database, as a server with `ssl = on` is to a client: it answers
+ * the SSL request, terminates TLS with the test certificate (test/fixtures/tls) and forwards the
+ * rest in the clear.
+ */
+async function tlsFrontEnd(cert: Buffer): Promise<net.Server> {
+  const key = readFileSync(new URL("../fixtures/tls/key.pem", import.meta.url));
+  return forwarder(
+    (server, done) => server.listen(0, "127.0.0.1", done),
+    (client, connect) => {
+      client.once("data", () => {
+        // The 8-byte SSL request: yes.
+        client.write("S");
+        connect(new tls.TLSSocket(client, { isServer: true, key, cert }));
+      });
+    },
+  );
 }
 
 /** A port on which nothing listens (one just closed). */
@@ -111,6 +140,47 @@ test("a Unix socket path is opened as the driver would", async () => {
     await end();
     await new Promise((resolve) => server.close(resolve));
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("TLS goes through pgwake's sockets (the SSL request is their first write), reconnects included", async () => {
+  const cert = readFileSync(new URL("../fixtures/tls/cert.pem", import.meta.url));
+  const server = await tlsFrontEnd(cert);
+  const port = (server.address() as net.AddressInfo).port;
+  let stuck = 0;
+  const opener = socketOpener(() => stuck++);
+  let closed = signal();
+  const sql = postgres({
+    host: "localhost",
+    port,
+    user: decodeURIComponent(target.username) || undefined,
+    database: target.pathname.slice(1),
+    max: 1,
+    fetch_types: false,
+    backoff: () => 0.01,
+    onnotice: () => undefined,
+    onclose: () => closed.resolve(),
+    // Verified against the test certificate, for the name the opener gives (its host).
+    ssl: { ca: cert },
+  });
+  openSocketsWith(sql, opener);
+  const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [row] = await sql<[{ i: number; pid: number }]>`
+        select ${i}::int as i, pg_backend_pid() as pid`;
+      assert.equal(row!.i, i);
+      // The next round on a new connection, through TLS again.
+      closed = signal();
+      await admin`select pg_terminate_backend(${row!.pid})`;
+      await within(closed.promise, 5000, "the terminated connection to close");
+    }
+    assert.equal(stuck, 0);
+  } finally {
+    await sql.end({ timeout: 0 });
+    opener.close();
+    await admin.end();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
