@@ -59,23 +59,24 @@ function copyJson(json: string): string {
   return json.includes("\\") ? json.replaceAll("\\", "\\\\") : json;
 }
 
+/**
+ * The whole batch as one JSON document, read back into rows by `type`'s `…_to_recordset`:
+ * `jsonb` (what `_enqueue` does) parses it once; `json` scans it, then parses each payload.
+ */
+function recordset(type: "json" | "jsonb"): Method {
+  return async (sql, table, jobs) => {
+    await sql.unsafe(
+      `insert into ${table} (id, queue, payload)
+       select r.id, r.queue, r.payload
+       from ${type}_to_recordset($1::text::${type}) as r(id uuid, queue text, payload jsonb)`,
+      [JSON.stringify(jobs)],
+    );
+  };
+}
+
 const methods: Record<string, Method> = {
-  async json(sql, table, jobs) {
-    await sql.unsafe(
-      `insert into ${table} (id, queue, payload)
-       select r.id, r.queue, r.payload
-       from jsonb_to_recordset($1::text::jsonb) as r(id uuid, queue text, payload jsonb)`,
-      [JSON.stringify(jobs)],
-    );
-  },
-  async json_plain(sql, table, jobs) {
-    await sql.unsafe(
-      `insert into ${table} (id, queue, payload)
-       select r.id, r.queue, r.payload
-       from json_to_recordset($1::text::json) as r(id uuid, queue text, payload jsonb)`,
-      [JSON.stringify(jobs)],
-    );
-  },
+  json: recordset("jsonb"),
+  json_plain: recordset("json"),
   async unnest(sql, table, jobs) {
     const ids = `{${jobs.map((job) => job.id).join(",")}}`;
     const queues = `{${jobs.map((job) => arrayElement(job.queue)).join(",")}}`;
