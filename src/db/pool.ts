@@ -18,7 +18,8 @@ const RELEASE = Symbol("pgwake.release");
 /** One postgres.js pool of pgwake's, and the statements it has under way. */
 interface Generation {
   sql: Sql;
-  opener: SocketOpener;
+  /** Its sockets; none for a pool the user passed in, whose sockets are its own. */
+  opener?: SocketOpener;
   pending: number;
   /** Set once it is to be ended: called when no statement is left (or time is up). */
   idle?: () => void;
@@ -60,7 +61,7 @@ export class Pool {
     if (given) {
       // The user's pool: watched, never replaced, and left open when pgwake closes.
       this.make = undefined;
-      this.current = { sql: given, opener: socketOpener(), pending: 0 };
+      this.current = { sql: given, pending: 0 };
       this.unhookClose = hookClose(given, this.orphans);
     } else {
       this.make = make;
@@ -159,7 +160,7 @@ export class Pool {
       if (generation.pending === 0) resolve();
     }).then(async () => {
       await generation.sql.end({ timeout: 0 }).catch(() => undefined);
-      generation.opener.close();
+      generation.opener?.close();
       this.retired.delete(generation);
     });
     const timer = setTimeout(() => generation.idle?.(), withinMs);
