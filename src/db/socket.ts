@@ -147,20 +147,21 @@ function watchFirstWrite(socket: net.Socket, onStuck: () => void): void {
 /**
  * A socket for a connect that failed. Handed back rejected, the driver would leave the
  * connection waiting for good; a socket that errors before the driver listens would be missed.
- * This one fails once the driver has written to it (or a turn later), as the driver's own
- * socket fails when its connect does.
+ * This one swallows the driver's first write and fails on the turn after it, as the driver's own
+ * socket fails when its connect does: failing before that write went out would leave it pending,
+ * and the connection stuck (see above).
  */
 function failedSocket(error: Error): net.Socket {
   const socket = new net.Socket();
-  const fail = (): void => void setImmediate(() => socket.destroy(error));
   socket.write = ((...args: unknown[]): boolean => {
     const callback = args.find((arg) => typeof arg === "function") as
       ((error: Error) => void) | undefined;
     if (callback) process.nextTick(callback, error);
-    fail();
     return true;
   }) as net.Socket["write"];
-  setImmediate(() => setImmediate(() => socket.destroyed || socket.destroy(error)));
+  // Queued before the driver has this socket, so before its write's immediate: the inner one
+  // runs on the turn after that write (or, if the driver writes nothing, fails it all the same).
+  setImmediate(() => setImmediate(() => socket.destroy(error)));
   return socket;
 }
 
