@@ -1,8 +1,11 @@
 // A quick drain profile of pgwake alone: N pre-queued jobs, one worker (concurrency 10, BATCH),
-// optional SLEEP ms per handler; prints jobs/s, client CPU per job, the CPU its PostgreSQL backends
-// spent per job (read from /proc, so the server must run on this machine) and the statements sent
-// by kind.
+// optional SLEEP ms per handler; prints when the handlers started (the drain's shape), jobs/s,
+// client CPU per job, the CPU its PostgreSQL backends spent per job (read from /proc, so the
+// server must run on this machine), the WAL written per job, the statements sent by kind, and the
+// heap each finished job keeps after a vacuum.
 //   DATABASE_URL=postgres://... N=20000 SLEEP=0 node --import tsx bench/drain-profile.ts
+// PAYLOAD=500 gives every job a 500-byte string beside its number; FILLFACTOR=70 sets the jobs
+// table's fillfactor before the jobs are sent.
 import { processCpu } from "./lib/server-cpu.ts";
 import postgres from "postgres";
 import type { connect as Connect } from "../src/index.js";
@@ -25,14 +28,19 @@ const sql = postgres(url, {
   },
 });
 const client = await connect({ sql: sql as never, schema, pollInterval: false });
-const q = await client.createQueue<number>("drain");
+const q = await client.createQueue<unknown>("drain");
+const pad = process.env.PAYLOAD ? "x".repeat(Number(process.env.PAYLOAD)) : undefined;
 if (process.env.FILLFACTOR) {
   await sql.unsafe(
     `alter table "${schema}"._jobs set (fillfactor = ${Number(process.env.FILLFACTOR)})`,
   );
 }
 for (let i = 0; i < N; i += 1000)
-  await q.sendMany(Array.from({ length: 1000 }, (_, j) => ({ payload: i + j })));
+  await q.sendMany(
+    Array.from({ length: 1000 }, (_, j) => ({
+      payload: pad === undefined ? i + j : { i: i + j, pad },
+    })),
+  );
 counts.clear();
 // CPU time (µs) of this run's server backends, by pid (bench/lib/server-cpu.ts reads /proc).
 const backendCpu = async (): Promise<Map<number, number>> => {
@@ -73,8 +81,11 @@ const t0 = performance.now();
 const cpu0 = process.cpuUsage();
 const sleepMs = Number(process.env.SLEEP ?? 0);
 let maxRunning = 0;
+// When each handler started, from t0: the drain's shape (start-up, steady pace, tail).
+const startedAt = new Float64Array(N);
 q.work(
   async () => {
+    startedAt[done] = performance.now() - t0;
     if (sleepMs) await new Promise((r) => setTimeout(r, sleepMs));
     if (++done === N) resolve();
   },
@@ -89,6 +100,16 @@ const probe = setInterval(async () => {
 await all;
 clearInterval(probe);
 console.log("max running (db):", maxRunning);
+const handlersMs = performance.now() - t0;
+console.log(
+  "handler starts (ms from work()): first " +
+    startedAt[0]!.toFixed(1) +
+    ", " +
+    [0.1, 0.25, 0.5, 0.75, 0.9, 1]
+      .map((f) => `${f * 100}% ${startedAt[Math.ceil(f * N) - 1]!.toFixed(0)}`)
+      .join(", ") +
+    `; all handlers done ${handlersMs.toFixed(0)}`,
+);
 // wait until acks land
 while ((await q.stats()).completed < N) await new Promise((r) => setTimeout(r, 20));
 const ms = performance.now() - t0;
@@ -110,6 +131,13 @@ const [{ walBytes }] =
   ];
 console.log(`WAL per job: ${(walBytes / N).toFixed(0)} bytes (${wal0} → ${wal1}, for pg_waldump)`);
 console.log([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8));
+// The heap the finished jobs keep once vacuum has taken the dead row versions away: what a
+// retention period costs in table size (fillfactor leaves room on every page).
+await sql.unsafe(`vacuum "${schema}"._jobs`);
+const [{ heap }] = (await sql.unsafe(
+  `select pg_relation_size('"${schema}"._jobs')::float8 as heap`,
+)) as unknown as [{ heap: number }];
+console.log(`heap per finished job after vacuum: ${(heap / N).toFixed(0)} bytes`);
 await client.close();
 await sql.unsafe(`drop schema "${schema}" cascade`);
 await sql.end();
