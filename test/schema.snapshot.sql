@@ -1,23 +1,23 @@
 column _jobs.id uuid not null default uuid_v7()
 column _jobs.queue text not null
-column _jobs.state job_state not null default 'queued'::job_state
 column _jobs.priority integer not null default 0
 column _jobs.run_at timestamp with time zone not null default now()
-column _jobs.payload jsonb not null
-column _jobs.attributes jsonb
-column _jobs.attempt integer not null default 0
-column _jobs.max_attempts integer
-column _jobs.lease_token uuid
-column _jobs.lease_expires_at timestamp with time zone
-column _jobs.leased_by text
-column _jobs.result jsonb
-column _jobs.errors jsonb
 column _jobs.created_at timestamp with time zone not null default now()
-column _jobs.started_at timestamp with time zone
-column _jobs.finished_at timestamp with time zone
+column _jobs.max_attempts integer
 column _jobs.key text
 column _jobs.after uuid[]
 column _jobs.trace_context text
+column _jobs.attributes jsonb
+column _jobs.payload jsonb not null
+column _jobs.attempt integer not null default 0
+column _jobs.lease_token uuid
+column _jobs.leased_by text
+column _jobs.started_at timestamp with time zone
+column _jobs.state job_state not null default 'queued'::job_state
+column _jobs.lease_expires_at timestamp with time zone
+column _jobs.result jsonb
+column _jobs.errors jsonb
+column _jobs.finished_at timestamp with time zone
 column _migration_log.version integer not null
 column _migration_log.name text not null
 column _migration_log.min_client_version integer not null
@@ -139,4 +139,4 @@ function _utf16_length(s text) md5 0f68cbca04fef30fd62007893acfc3de
 function send(queue text, payload jsonb, options jsonb) md5 eb6b0b1cce0bada69ef65c9e9709b57f
 function uuid_v7() md5 9c0a3aa2c1ddb184ec068836316c5196
 enum job_state (waiting, scheduled, queued, running, completed, failed, cancelled)
-options _jobs autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02, autovacuum_vacuum_cost_delay=0
+options _jobs fillfactor=50, autovacuum_vacuum_scale_factor=0.02, autovacuum_vacuum_insert_scale_factor=0.05, autovacuum_analyze_scale_factor=0.02, autovacuum_vacuum_cost_delay=0
