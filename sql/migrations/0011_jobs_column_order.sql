@@ -36,6 +36,33 @@
 
 lock table /*schema*/_jobs in access exclusive mode;
 
+-- Views of the operator's over `jobs` or `_jobs`, and foreign keys to it, would stop the old table
+-- from being dropped below, with an error naming the renamed table. Say what and why instead.
+do $$
+declare
+  schema_name constant text := /*literal:schema*/'pgwake';
+  jobs_table constant regclass := format('%I._jobs', schema_name)::regclass;
+  jobs_view constant regclass := format('%I.jobs', schema_name)::regclass;
+  dependents text;
+begin
+  select string_agg(distinct what, ', ') into dependents from (
+    select format('view %s', r.ev_class::regclass) as what
+    from pg_depend d join pg_rewrite r on r.oid = d.objid
+    where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+      and d.refobjid in (jobs_table, jobs_view) and r.ev_class <> jobs_view
+    union all
+    select format('foreign key %I of %s', c.conname, c.conrelid::regclass)
+    from pg_constraint c where c.confrelid = jobs_table
+  ) found;
+  if dependents is not null then
+    raise exception 'pgwake migration 0011 makes the jobs table of schema % again, and these '
+                    'depend on it: %. Drop them, run the migration (npx pgwake migrate), and '
+                    'create them again (docs/upgrades.md, "Migration 0011 rewrites the jobs table")',
+      schema_name, dependents;
+  end if;
+end
+$$;
+
 -- The old table and view step aside under other names; their indexes keep theirs until the old
 -- table is dropped below, so the new ones are made after that.
 alter table /*schema*/_jobs rename to _jobs_before_0011;

@@ -4,6 +4,7 @@
  * storage settings must come through, and the jobs must still work afterwards.
  */
 import assert from "node:assert/strict";
+import { PgwakeError } from "../../src/index.js";
 import { migrate } from "../../src/db/migrate.js";
 import { migrationFiles } from "../../src/db/sql-files.js";
 import { dbTest, type DbContext } from "../helpers/db.js";
@@ -144,5 +145,44 @@ dbTest(
       state: "completed",
       result: "ran 00000000-0000-7000-8000-000000000004",
     });
+  },
+);
+
+dbTest(
+  "migration 0011 refuses, changing nothing, while a view of the operator's depends on jobs",
+  async (ctx) => {
+    const { admin, schema } = ctx;
+    const s = `"${schema}"`;
+    await migrate(
+      admin,
+      schema,
+      migrationFiles().filter((file) => file.version <= BEFORE),
+    );
+    await admin.unsafe(`
+      insert into ${s}._queues (name) values ('q');
+      insert into ${s}._jobs (queue, payload) values ('q', '1'), ('q', '2');
+      create view ${s}.operator_counts as select queue, count(*) from ${s}.jobs group by queue;
+    `);
+    const table = async () =>
+      (
+        await admin<Array<{ oid: number; version: number }>>`
+          select ${`${s}._jobs`}::regclass::oid::int as oid,
+                 (select max(version) from ${admin(schema)}._migration_log) as version`
+      )[0];
+    const before = await table();
+    assert.equal(before!.version, BEFORE);
+
+    await assert.rejects(migrate(admin, schema), (error: Error) => {
+      assert.ok(error instanceof PgwakeError, String(error));
+      assert.match(error.message, /these depend on it: view \S+\.operator_counts\. Drop them, run/);
+      return true;
+    });
+    assert.deepEqual(await table(), before, "the same table, still at migration 0010");
+    const views = await admin<Array<{ count: number }>>`
+      select count::int from ${admin(schema)}.operator_counts`;
+    assert.deepEqual([...views], [{ count: 2 }], "the operator's view still reads the jobs");
+
+    await admin.unsafe(`drop view ${s}.operator_counts`);
+    assert.ok((await migrate(admin, schema)).applied.includes(11), "once it is gone, 0011 runs");
   },
 );
