@@ -27,76 +27,135 @@
 -- every row into a new `_jobs` under an ACCESS EXCLUSIVE lock (sends, claims and acks of every
 -- replica wait for it: 3.6 s per million finished jobs with small payloads, 6.8 s with 500-byte
 -- ones, on the machine above; docs/upgrades.md), then makes the indexes,
--- constraints, triggers, storage settings, grants and the `jobs` view over it again, with their
--- names and definitions of migrations 0001-0010 (test/schema.snapshot.sql checks them).
+-- constraints, triggers and the `jobs` view over it again, with their names and definitions of
+-- migrations 0001-0010 (test/schema.snapshot.sql checks them), and carries over what an operator
+-- set on the table and the view. What it cannot carry over, it refuses before changing anything.
 --
 -- Names, types, defaults and behaviour are unchanged, and no statement of any release reads the
 -- table by position (`select *`), so every older client keeps working: their prepared statements
 -- and PL/pgSQL plans are planned again against the new table (the line above).
 
-lock table /*schema*/_jobs in access exclusive mode;
+-- The copy may take a while; a statement_timeout set for the role or database must not cut it.
+set local statement_timeout = 0;
 
--- Views of the operator's over `jobs` or `_jobs`, and foreign keys to it, would stop the old table
--- from being dropped below, with an error naming the renamed table. Say what and why instead.
+-- What this migration cannot carry over, it refuses before taking any lock, naming each thing, so
+-- that nothing is lost in silence and no replica waits for a copy that would fail at its end:
+-- columns, indexes, triggers, rules, policies, extended statistics or publications an operator
+-- added to `_jobs`, and whatever else depends on the table or the view or their row types (views,
+-- functions, foreign keys, inheriting tables). Everything pgwake made, it makes again below.
 do $$
 declare
   schema_name constant text := /*literal:schema*/'pgwake';
   jobs_table constant regclass := format('%I._jobs', schema_name)::regclass;
   jobs_view constant regclass := format('%I.jobs', schema_name)::regclass;
-  dependents text;
+  found_list text;
 begin
-  select string_agg(distinct what, ', ') into dependents from (
-    select format('view %s', r.ev_class::regclass) as what
-    from pg_depend d join pg_rewrite r on r.oid = d.objid
-    where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
-      and d.refobjid in (jobs_table, jobs_view) and r.ev_class <> jobs_view
+  select string_agg(distinct what, '; ' order by what) into found_list from (
+    select coalesce(
+             -- a view's rule: the view itself
+             (select pg_describe_object('pg_class'::regclass, r.ev_class, 0) from pg_rewrite r
+              where d.classid = 'pg_rewrite'::regclass and r.oid = d.objid
+                and r.rulename = '_RETURN'),
+             pg_describe_object(d.classid, d.objid, d.objsubid)) as what
+    from pg_depend d
+    where d.deptype in ('n', 'a')
+      and (d.refclassid, d.refobjid) in (
+        ('pg_class'::regclass, jobs_table), ('pg_class'::regclass, jobs_view),
+        ('pg_type'::regclass, (select reltype from pg_class where oid = jobs_table)),
+        ('pg_type'::regclass, (select reltype from pg_class where oid = jobs_view)))
+      -- pgwake's own: its indexes, constraints, triggers, defaults, and the view's own rule
+      and not (d.classid = 'pg_class'::regclass and d.objid in (
+                 select i.indexrelid from pg_index i join pg_class c on c.oid = i.indexrelid
+                 where i.indrelid = jobs_table and c.relname in (
+                   '_jobs_claim_idx', '_jobs_scheduled_idx', '_jobs_running_idx',
+                   '_jobs_finished_idx', '_jobs_key_idx', '_jobs_waiting_after_idx',
+                   '_jobs_waiting_idx', '_jobs_attributes_idx', '_jobs_failed_idx')))
+      and not (d.classid = 'pg_constraint'::regclass and d.objid in (
+                 select c.oid from pg_constraint c
+                 where c.conrelid = jobs_table
+                   and (c.conname in ('_jobs_pkey', '_jobs_max_attempts_check')
+                        or c.contype = 'n')))  -- PostgreSQL 18's NOT NULL constraints
+      and not (d.classid = 'pg_trigger'::regclass and d.objid in (
+                 select t.oid from pg_trigger t
+                 where t.tgrelid = jobs_table
+                   and t.tgname in ('_jobs_after_insert', '_jobs_after_update')))
+      and d.classid <> 'pg_attrdef'::regclass
+      and not (d.classid = 'pg_rewrite'::regclass and d.objid in (
+                 select r.oid from pg_rewrite r where r.ev_class = jobs_view))
     union all
-    select format('foreign key %I of %s', c.conname, c.conrelid::regclass)
-    from pg_constraint c where c.confrelid = jobs_table
+    select format('column %I of table _jobs', a.attname)
+    from pg_attribute a
+    where a.attrelid = jobs_table and a.attnum > 0 and not a.attisdropped
+      and a.attname not in ('id', 'queue', 'state', 'priority', 'run_at', 'payload',
+                            'attributes', 'attempt', 'max_attempts', 'lease_token',
+                            'lease_expires_at', 'leased_by', 'result', 'errors', 'created_at',
+                            'started_at', 'finished_at', 'key', 'after', 'trace_context')
+    union all
+    select 'row-level security on table _jobs' from pg_class
+    where oid = jobs_table and (relrowsecurity or relforcerowsecurity)
+    union all
+    select 'UNLOGGED (set it LOGGED for the migration)' from pg_class
+    where oid = jobs_table and relpersistence <> 'p'
+    union all
+    select 'REPLICA IDENTITY USING INDEX on table _jobs' from pg_class
+    where oid = jobs_table and relreplident = 'i'
   ) found;
-  if dependents is not null then
-    raise exception 'pgwake migration 0011 makes the jobs table of schema % again, and these '
-                    'depend on it: %. Drop them, run the migration (npx pgwake migrate), and '
-                    'create them again (docs/upgrades.md, "Migration 0011 rewrites the jobs table")',
-      schema_name, dependents;
+  if found_list is not null then
+    raise exception 'pgwake migration 0011 makes the jobs table of schema % again, and cannot '
+                    'carry these over: %. Drop them, run the migration (npx pgwake migrate), and '
+                    'make them again (docs/upgrades.md, "Migration 0011 rewrites the jobs table")',
+      schema_name, found_list;
   end if;
 end
 $$;
 
--- The old table and view step aside under other names; their indexes keep theirs until the old
--- table is dropped below, so the new ones are made after that.
-alter table /*schema*/_jobs rename to _jobs_before_0011;
+-- The old view and table step aside under other names, the view first: readers of `jobs` lock it
+-- before the table, and taking them in the other order could deadlock with one. The old indexes
+-- keep their names until the old table is dropped below, so the new ones are made after that.
 alter view /*schema*/jobs rename to jobs_before_0011;
+lock table /*schema*/_jobs in access exclusive mode;
+alter table /*schema*/_jobs rename to _jobs_before_0011;
 
+-- The new table and its indexes go where the old table was (its tablespace), for this transaction.
+do $$
+begin
+  perform set_config('default_tablespace',
+                     coalesce((select t.spcname from pg_class c
+                               join pg_tablespace t on t.oid = c.reltablespace
+                               where c.oid = format('%I._jobs_before_0011',
+                                                    /*literal:schema*/'pgwake')::regclass), ''),
+                     true);
+end
+$$;
+
+-- No storage settings yet: the old table's are carried over below, after the finished jobs were
+-- copied at fillfactor 100. NOT NULL constraints are named as before (PostgreSQL 18 names them,
+-- and would add a suffix while the old table still holds those names; older versions ignore it).
 create table /*schema*/_jobs (
   -- Set when the job is made; no update of a normal job's life changes them.
-  id               uuid not null default /*schema*/uuid_v7(),
-  queue            text not null,
-  priority         integer not null default 0,
-  run_at           timestamptz not null default now(),  -- changed only by a retry's delay
-  created_at       timestamptz not null default now(),
+  id               uuid constraint _jobs_id_not_null not null default /*schema*/uuid_v7(),
+  queue            text constraint _jobs_queue_not_null not null,
+  priority         integer constraint _jobs_priority_not_null not null default 0,
+  -- changed only by a retry's delay
+  run_at           timestamptz constraint _jobs_run_at_not_null not null default now(),
+  created_at       timestamptz constraint _jobs_created_at_not_null not null default now(),
   max_attempts     integer constraint _jobs_max_attempts_check check (max_attempts >= 1),
   key              text,
   after            uuid[],
   trace_context    text,
   attributes       jsonb,
-  payload          jsonb not null,
+  payload          jsonb constraint _jobs_payload_not_null not null,
   -- Changed by a claim (all of them) and by nothing after it until the next claim.
-  attempt          integer not null default 0,
+  attempt          integer constraint _jobs_attempt_not_null not null default 0,
   lease_token      uuid,
   leased_by        text,
   started_at       timestamptz,
   -- Changed by the claim and by the ack or failure that ends the attempt.
-  state            /*schema*/job_state not null default 'queued',
+  state            /*schema*/job_state constraint _jobs_state_not_null not null default 'queued',
   lease_expires_at timestamptz,
   result           jsonb,
   errors           jsonb,
   finished_at      timestamptz
-) with (
-  autovacuum_vacuum_scale_factor = 0.02,
-  autovacuum_vacuum_insert_scale_factor = 0.05,
-  autovacuum_analyze_scale_factor = 0.02,
-  autovacuum_vacuum_cost_delay = 0
 );
 
 -- Finished jobs first, packed full: no update will come for them. Then the fillfactor, and the
@@ -106,9 +165,9 @@ insert into /*schema*/_jobs (
   id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context, attributes,
   payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at, result, errors,
   finished_at)
-select id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context, attributes,
-       payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at, result, errors,
-       finished_at
+select id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context,
+       attributes, payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at,
+       result, errors, finished_at
 from /*schema*/_jobs_before_0011
 where state in ('completed', 'failed', 'cancelled');
 
@@ -118,9 +177,9 @@ insert into /*schema*/_jobs (
   id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context, attributes,
   payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at, result, errors,
   finished_at)
-select id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context, attributes,
-       payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at, result, errors,
-       finished_at
+select id, queue, priority, run_at, created_at, max_attempts, key, after, trace_context,
+       attributes, payload, attempt, lease_token, leased_by, started_at, state, lease_expires_at,
+       result, errors, finished_at
 from /*schema*/_jobs_before_0011
 where state not in ('completed', 'failed', 'cancelled');
 
@@ -134,47 +193,117 @@ create view /*schema*/jobs as
   from /*schema*/_jobs j
   left join /*schema*/_queues q on q.name = j.queue;
 
--- What an operator granted on the table and the view (a dashboard role reading `jobs`, say) holds
--- for the new ones, and they keep their owner when this role may give them to it. Storage settings
--- an operator changed on the table (autovacuum thresholds, say) carry over too, except the
--- fillfactor this migration is about.
+-- What was set on the old table and view carries over to the new ones: storage settings (the
+-- fillfactor excepted: it is what this migration is about), the toast table's and the view's,
+-- replica identity, comments, per-column statistics targets and storage, privileges exactly as
+-- they were (table, view and columns; default privileges the new objects got are taken back
+-- first), and the owner, when this role may give the objects to it.
 do $$
 declare
   schema_name constant text := /*literal:schema*/'pgwake';
   pair record;
-  grant_row record;
-  owner_name name;
-  kept_options text;
+  item record;
+  options text;
+  new_rel regclass;
 begin
-  select string_agg(format('%I = %L', o.option_name, o.option_value), ', ') into kept_options
-  from pg_class c cross join lateral pg_options_to_table(c.reloptions) o
-  where c.oid = format('%I.%I', schema_name, '_jobs_before_0011')::regclass
-    and o.option_name <> 'fillfactor';
-  if kept_options is not null then
-    execute format('alter table %I._jobs set (%s)', schema_name, kept_options);
-  end if;
   for pair in
-    select * from (values ('_jobs_before_0011', '_jobs', 'table'),
-                         ('jobs_before_0011', 'jobs', 'view')) p(old, new, kind)
+    select p.kind, format('%I.%I', schema_name, p.old)::regclass as old_rel,
+           format('%I.%I', schema_name, p.new) as new_name
+    from (values ('table', '_jobs_before_0011', '_jobs'), ('view', 'jobs_before_0011', 'jobs'))
+           p(kind, old, new)
   loop
-    for grant_row in
-      select a.privilege_type, a.is_grantable,
-             case when a.grantee = 0 then 'public' else quote_ident(r.rolname) end as grantee
-      from pg_class c
-      cross join lateral aclexplode(c.relacl) a
-      left join pg_roles r on r.oid = a.grantee
-      where c.oid = format('%I.%I', schema_name, pair.old)::regclass
-        and a.grantee <> c.relowner
+    new_rel := pair.new_name::regclass;
+
+    select string_agg(format('%I = %L', o.option_name, o.option_value), ', ') into options
+    from pg_class c cross join lateral pg_options_to_table(c.reloptions) o
+    where c.oid = pair.old_rel and o.option_name <> 'fillfactor';
+    if options is not null then
+      execute format('alter %s %s set (%s)', pair.kind, new_rel, options);
+    end if;
+    select string_agg(format('toast.%I = %L', o.option_name, o.option_value), ', ') into options
+    from pg_class c join pg_class t on t.oid = c.reltoastrelid
+    cross join lateral pg_options_to_table(t.reloptions) o
+    where c.oid = pair.old_rel;
+    if options is not null then
+      execute format('alter table %s set (%s)', new_rel, options);
+    end if;
+
+    if pair.kind = 'table' then
+      case (select relreplident from pg_class where oid = pair.old_rel)
+        when 'f' then execute format('alter table %s replica identity full', new_rel);
+        when 'n' then execute format('alter table %s replica identity nothing', new_rel);
+        else null;  -- the default (the primary key); USING INDEX was refused above
+      end case;
+    end if;
+
+    if obj_description(pair.old_rel, 'pg_class') is not null then
+      execute format('comment on %s %s is %L', pair.kind, new_rel,
+                     obj_description(pair.old_rel, 'pg_class'));
+    end if;
+    for item in
+      select a.attname, col_description(pair.old_rel, a.attnum) as comment,
+             nullif(a.attstattarget::int, -1) as stattarget, a.attstorage,
+             (select n.attstorage from pg_attribute n
+              where n.attrelid = new_rel and n.attname = a.attname) as new_storage
+      from pg_attribute a
+      where a.attrelid = pair.old_rel and a.attnum > 0 and not a.attisdropped
     loop
-      execute format('grant %s on %I.%I to %s%s', grant_row.privilege_type, schema_name, pair.new,
-                     grant_row.grantee,
-                     case when grant_row.is_grantable then ' with grant option' else '' end);
+      if item.comment is not null then
+        execute format('comment on column %s.%I is %L', new_rel, item.attname, item.comment);
+      end if;
+      if pair.kind = 'table' and item.stattarget is not null then
+        execute format('alter table %s alter column %I set statistics %s', new_rel, item.attname,
+                       item.stattarget);
+      end if;
+      if pair.kind = 'table' and item.attstorage <> item.new_storage then
+        execute format('alter table %s alter column %I set storage %s', new_rel, item.attname,
+                       case item.attstorage when 'p' then 'plain' when 'e' then 'external'
+                                            when 'm' then 'main' else 'extended' end);
+      end if;
     end loop;
-    select r.rolname into owner_name
-    from pg_class c join pg_roles r on r.oid = c.relowner
-    where c.oid = format('%I.%I', schema_name, pair.old)::regclass;
-    if owner_name <> current_user and pg_has_role(current_user, owner_name, 'MEMBER') then
-      execute format('alter %s %I.%I owner to %I', pair.kind, schema_name, pair.new, owner_name);
+
+    -- Privileges: the new object's, other than its owner's, taken back; then the old ones given.
+    for item in
+      select distinct case when a.grantee = 0 then 'public'
+                           else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
+      from pg_class c cross join lateral aclexplode(c.relacl) a
+      where c.oid = new_rel and a.grantee <> c.relowner
+    loop
+      execute format('revoke all on %s from %s', new_rel, item.grantee);
+    end loop;
+    for item in
+      select a.privilege_type, a.is_grantable, null::name as column_name,
+             case when a.grantee = 0 then 'public'
+                  else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
+      from pg_class c cross join lateral aclexplode(c.relacl) a
+      where c.oid = pair.old_rel and a.grantee <> c.relowner
+      union all
+      select a.privilege_type, a.is_grantable, att.attname,
+             case when a.grantee = 0 then 'public'
+                  else quote_ident(pg_get_userbyid(a.grantee)) end
+      from pg_attribute att cross join lateral aclexplode(att.attacl) a
+      where att.attrelid = pair.old_rel and att.attnum > 0 and not att.attisdropped
+    loop
+      execute format('grant %s%s on %s to %s%s', item.privilege_type,
+                     case when item.column_name is null then ''
+                          else format(' (%I)', item.column_name) end,
+                     new_rel, item.grantee,
+                     case when item.is_grantable then ' with grant option' else '' end);
+    end loop;
+
+    -- The owner last (its grants go with it). Where this role may not give the object away (it
+    -- is not a member of the owner's role, or, from PostgreSQL 16, may not SET ROLE to it), the
+    -- new one stays this role's.
+    if (select relowner from pg_class where oid = pair.old_rel)
+         <> (select relowner from pg_class where oid = new_rel) then
+      begin
+        execute format('alter %s %s owner to %I', pair.kind, new_rel,
+                       pg_get_userbyid((select relowner from pg_class where oid = pair.old_rel)));
+      exception when insufficient_privilege then
+        raise warning 'pgwake migration 0011: % stays owned by %, not by % as before',
+          new_rel, current_user,
+          pg_get_userbyid((select relowner from pg_class where oid = pair.old_rel));
+      end;
     end if;
   end loop;
 end

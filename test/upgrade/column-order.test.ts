@@ -1,7 +1,8 @@
 /**
  * Migration 0011 makes the jobs table again with its columns in a new order: every row, every
- * column, what an operator granted on the table and the view, their owner and the operator's
- * storage settings must come through, and the jobs must still work afterwards.
+ * column, and what an operator set on the table and the view (privileges, owner, storage
+ * settings, comments, replica identity, column statistics and storage) must come through, and the
+ * jobs must still work afterwards. What it cannot carry over, it refuses before changing anything.
  */
 import assert from "node:assert/strict";
 import { PgwakeError } from "../../src/index.js";
@@ -22,7 +23,7 @@ async function contents(ctx: DbContext): Promise<{ table: unknown; view: unknown
 }
 
 dbTest(
-  "migration 0011 keeps every job, column for column, the grants and the owner, and the jobs work",
+  "migration 0011 keeps every job, column for column, and what was set on the table and the view",
   async (ctx) => {
     const { admin, schema } = ctx;
     const s = `"${schema}"`;
@@ -72,7 +73,19 @@ dbTest(
       alter table ${s}._jobs owner to "${owner}";
       alter view ${s}.jobs owner to "${owner}";
       grant select on ${s}._queues to "${owner}"; -- the view reads it as its owner
-      alter table ${s}._jobs set (autovacuum_vacuum_scale_factor = 0.1, fillfactor = 90);
+      alter table ${s}._jobs set (autovacuum_vacuum_scale_factor = 0.1, fillfactor = 90,
+                                  toast.autovacuum_enabled = false);
+      alter table ${s}._jobs reset (autovacuum_vacuum_cost_delay);
+      alter table ${s}._jobs replica identity full;
+      alter table ${s}._jobs alter column payload set statistics 500;
+      alter table ${s}._jobs alter column payload set storage external;
+      alter view ${s}.jobs set (security_barrier = true);
+      comment on table ${s}._jobs is 'the queue';
+      comment on column ${s}._jobs.payload is 'what to do';
+      comment on view ${s}.jobs is 'read me';
+      grant insert (payload) on ${s}._jobs to "${reader}";
+      -- Objects made from now on give the reader DELETE; the old table never did.
+      alter default privileges in schema ${s} grant delete on tables to "${reader}";
     `);
     const before = await contents(ctx);
 
@@ -89,15 +102,57 @@ dbTest(
       ["started_at", "state", "lease_expires_at", "result", "errors", "finished_at"],
       "the columns an ack changes come last",
     );
-    const [privileges] = await admin<
-      Array<{ view: boolean; table: boolean; grantable: boolean; insert: boolean }>
-    >`
+    const [privileges] = await admin`
       select has_table_privilege(${reader}, ${`${s}.jobs`}, 'select') as view,
              has_table_privilege(${reader}, ${`${s}._jobs`}, 'select, update') as table,
              has_table_privilege(${reader}, ${`${s}._jobs`}, 'update with grant option')
                as grantable,
-             has_table_privilege(${reader}, ${`${s}._jobs`}, 'insert') as insert`;
-    assert.deepEqual(privileges, { view: true, table: true, grantable: true, insert: false });
+             has_table_privilege(${reader}, ${`${s}._jobs`}, 'insert') as insert,
+             has_column_privilege(${reader}, ${`${s}._jobs`}, 'payload', 'insert') as column,
+             has_table_privilege(${reader}, ${`${s}._jobs`}, 'delete') as delete,
+             has_table_privilege(${reader}, ${`${s}.jobs`}, 'delete') as view_delete`;
+    assert.deepEqual(
+      { ...privileges },
+      {
+        view: true,
+        table: true,
+        grantable: true,
+        insert: false,
+        column: true,
+        delete: false,
+        view_delete: false,
+      },
+      "privileges exactly as before: the default privileges the new objects got are taken back",
+    );
+    const [carried] = await admin`
+      select obj_description(${`${s}._jobs`}::regclass, 'pg_class') as table_comment,
+             obj_description(${`${s}.jobs`}::regclass, 'pg_class') as view_comment,
+             col_description(${`${s}._jobs`}::regclass,
+               (select attnum from pg_attribute where attrelid = ${`${s}._jobs`}::regclass
+                  and attname = 'payload')) as column_comment,
+             (select relreplident from pg_class where oid = ${`${s}._jobs`}::regclass)
+               as replica_identity,
+             (select attstattarget::int from pg_attribute
+              where attrelid = ${`${s}._jobs`}::regclass and attname = 'payload') as statistics,
+             (select attstorage from pg_attribute
+              where attrelid = ${`${s}._jobs`}::regclass and attname = 'payload') as storage,
+             (select reloptions from pg_class where oid = ${`${s}.jobs`}::regclass)
+               as view_options,
+             (select t.reloptions from pg_class c join pg_class t on t.oid = c.reltoastrelid
+              where c.oid = ${`${s}._jobs`}::regclass) as toast_options`;
+    assert.deepEqual(
+      { ...carried },
+      {
+        table_comment: "the queue",
+        view_comment: "read me",
+        column_comment: "what to do",
+        replica_identity: "f",
+        statistics: 500,
+        storage: "e",
+        view_options: ["security_barrier=true"],
+        toast_options: ["autovacuum_enabled=false"],
+      },
+    );
     const owners = await admin<Array<{ relname: string; owner: string }>>`
       select c.relname, pg_get_userbyid(c.relowner) as owner from pg_class c
       where c.oid in (${`${s}._jobs`}::regclass, ${`${s}.jobs`}::regclass) order by 1`;
@@ -117,13 +172,26 @@ dbTest(
       [...options].sort(),
       [
         "autovacuum_analyze_scale_factor=0.02",
-        "autovacuum_vacuum_cost_delay=0",
         "autovacuum_vacuum_insert_scale_factor=0.05",
         "autovacuum_vacuum_scale_factor=0.1",
         "fillfactor=50",
       ],
-      "the operator's autovacuum setting carries over; the fillfactor is the migration's",
+      "the operator's autovacuum settings (one changed, one reset) carry over; the fillfactor " +
+        "is the migration's",
     );
+
+    // PostgreSQL 18 keeps NOT NULL as named constraints; they keep pgwake's names (no suffix).
+    const notNull = await admin<Array<{ conname: string }>>`
+      select conname from pg_constraint
+      where conrelid = ${`${s}._jobs`}::regclass and contype = 'n' order by 1`;
+    if (notNull.length > 0) {
+      assert.deepEqual(
+        notNull.map((c) => c.conname),
+        ["attempt", "created_at", "id", "payload", "priority", "queue", "run_at", "state"].map(
+          (column) => `_jobs_${column}_not_null`,
+        ),
+      );
+    }
 
     // The jobs work: the queued one runs, keys still hold, the view reads through.
     const client = await ctx.connect();
@@ -149,7 +217,7 @@ dbTest(
 );
 
 dbTest(
-  "migration 0011 refuses, changing nothing, while a view of the operator's depends on jobs",
+  "migration 0011 refuses, naming them and changing nothing, what it cannot carry over",
   async (ctx) => {
     const { admin, schema } = ctx;
     const s = `"${schema}"`;
@@ -158,31 +226,58 @@ dbTest(
       schema,
       migrationFiles().filter((file) => file.version <= BEFORE),
     );
+    const added = `
+      create view ${s}.operator_counts as select queue, count(*) from ${s}.jobs group by queue;
+      alter table ${s}._jobs add column tenant text;
+      create index operator_tenant_idx on ${s}._jobs (tenant);
+      create function ${s}.operator_audit() returns trigger language plpgsql
+        as 'begin return null; end';
+      create trigger operator_audit after delete on ${s}._jobs
+        for each statement execute function ${s}.operator_audit();
+      alter table ${s}._jobs enable row level security;
+      create policy operator_tenants on ${s}._jobs using (tenant = current_user);
+    `;
     await admin.unsafe(`
       insert into ${s}._queues (name) values ('q');
       insert into ${s}._jobs (queue, payload) values ('q', '1'), ('q', '2');
-      create view ${s}.operator_counts as select queue, count(*) from ${s}.jobs group by queue;
+      ${added}
     `);
-    const table = async () =>
+    const state = async () =>
       (
         await admin<Array<{ oid: number; version: number }>>`
           select ${`${s}._jobs`}::regclass::oid::int as oid,
                  (select max(version) from ${admin(schema)}._migration_log) as version`
       )[0];
-    const before = await table();
+    const before = await state();
     assert.equal(before!.version, BEFORE);
 
     await assert.rejects(migrate(admin, schema), (error: Error) => {
       assert.ok(error instanceof PgwakeError, String(error));
-      assert.match(error.message, /these depend on it: view \S+\.operator_counts\. Drop them, run/);
+      for (const named of [
+        /column tenant of table _jobs/,
+        /index \S*operator_tenant_idx/,
+        /policy operator_tenants on table \S*_jobs/,
+        /row-level security on table _jobs/,
+        /trigger operator_audit on table \S*_jobs/,
+        /view \S*operator_counts/,
+        /Drop them, run the migration \(npx pgwake migrate\), and make them again/,
+      ]) {
+        assert.match(error.message, named);
+      }
       return true;
     });
-    assert.deepEqual(await table(), before, "the same table, still at migration 0010");
-    const views = await admin<Array<{ count: number }>>`
+    assert.deepEqual(await state(), before, "the same table, still at migration 0010");
+    const counts = await admin<Array<{ count: number }>>`
       select count::int from ${admin(schema)}.operator_counts`;
-    assert.deepEqual([...views], [{ count: 2 }], "the operator's view still reads the jobs");
+    assert.deepEqual([...counts], [{ count: 2 }], "the operator's view still reads the jobs");
 
-    await admin.unsafe(`drop view ${s}.operator_counts`);
-    assert.ok((await migrate(admin, schema)).applied.includes(11), "once it is gone, 0011 runs");
+    await admin.unsafe(`
+      drop view ${s}.operator_counts;
+      drop policy operator_tenants on ${s}._jobs;
+      alter table ${s}._jobs disable row level security;
+      drop trigger operator_audit on ${s}._jobs;
+      alter table ${s}._jobs drop column tenant;
+    `);
+    assert.ok((await migrate(admin, schema)).applied.includes(11), "once they are gone, it runs");
   },
 );
