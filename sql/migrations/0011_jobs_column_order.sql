@@ -35,21 +35,34 @@
 -- table by position (`select *`), so every older client keeps working: their prepared statements
 -- and PL/pgSQL plans are planned again against the new table (the line above).
 
--- The copy may take a while; a statement_timeout set for the role or database must not cut it.
+-- The copy may take a while: timeouts set for the role or database must not cut it.
 set local statement_timeout = 0;
+do $$
+begin
+  if current_setting('server_version_num')::int >= 170000 then
+    perform set_config('transaction_timeout', '0', true);
+  end if;
+end
+$$;
 
 -- What this migration cannot carry over, it refuses before taking any lock, naming each thing, so
 -- that nothing is lost in silence and no replica waits for a copy that would fail at its end:
 -- columns, indexes, triggers, rules, policies, extended statistics or publications an operator
--- added to `_jobs`, and whatever else depends on the table or the view or their row types (views,
--- functions, foreign keys, inheriting tables). Everything pgwake made, it makes again below.
+-- added to `_jobs` or `jobs`, an inherited parent, and whatever else depends on the table or the
+-- view or their row types (views, functions, foreign keys, inheriting tables, columns of those
+-- types). It must run as the owner of both, or as a superuser, so that the new ones get the same
+-- owner and privileges. What pgwake made, and what the next block lists, it makes again.
 do $$
 declare
   schema_name constant text := /*literal:schema*/'pgwake';
   jobs_table constant regclass := format('%I._jobs', schema_name)::regclass;
   jobs_view constant regclass := format('%I.jobs', schema_name)::regclass;
+  row_types oid[];
   found_list text;
 begin
+  select array_agg(t.oid) || array_agg(t.typarray) into row_types
+  from pg_type t where t.typrelid in (jobs_table, jobs_view);
+
   select string_agg(distinct what, '; ' order by what) into found_list from (
     select coalesce(
              -- a view's rule: the view itself
@@ -59,15 +72,13 @@ begin
              pg_describe_object(d.classid, d.objid, d.objsubid)) as what
     from pg_depend d
     where d.deptype in ('n', 'a')
-      and (d.refclassid, d.refobjid) in (
-        ('pg_class'::regclass, jobs_table), ('pg_class'::regclass, jobs_view),
-        ('pg_type'::regclass, (select reltype from pg_class where oid = jobs_table)),
-        ('pg_type'::regclass, (select reltype from pg_class where oid = jobs_view)))
-      -- pgwake's own: its indexes, constraints, triggers, defaults, and the view's own rule
+      and ((d.refclassid = 'pg_class'::regclass and d.refobjid in (jobs_table, jobs_view))
+           or (d.refclassid = 'pg_type'::regclass and d.refobjid = any (row_types)))
+      -- pgwake's own: its indexes, constraints, triggers, column defaults, and the view's rule
       and not (d.classid = 'pg_class'::regclass and d.objid in (
                  select i.indexrelid from pg_index i join pg_class c on c.oid = i.indexrelid
                  where i.indrelid = jobs_table and c.relname in (
-                   '_jobs_claim_idx', '_jobs_scheduled_idx', '_jobs_running_idx',
+                   '_jobs_pkey', '_jobs_claim_idx', '_jobs_scheduled_idx', '_jobs_running_idx',
                    '_jobs_finished_idx', '_jobs_key_idx', '_jobs_waiting_after_idx',
                    '_jobs_waiting_idx', '_jobs_attributes_idx', '_jobs_failed_idx')))
       and not (d.classid = 'pg_constraint'::regclass and d.objid in (
@@ -79,9 +90,10 @@ begin
                  select t.oid from pg_trigger t
                  where t.tgrelid = jobs_table
                    and t.tgname in ('_jobs_after_insert', '_jobs_after_update')))
-      and d.classid <> 'pg_attrdef'::regclass
+      and d.classid <> 'pg_attrdef'::regclass  -- defaults are carried over below
       and not (d.classid = 'pg_rewrite'::regclass and d.objid in (
-                 select r.oid from pg_rewrite r where r.ev_class = jobs_view))
+                 select r.oid from pg_rewrite r
+                 where r.ev_class = jobs_view and r.rulename = '_RETURN'))
     union all
     select format('column %I of table _jobs', a.attname)
     from pg_attribute a
@@ -91,6 +103,17 @@ begin
                             'lease_expires_at', 'leased_by', 'result', 'errors', 'created_at',
                             'started_at', 'finished_at', 'key', 'after', 'trace_context')
     union all
+    select format('the missing column %I of table _jobs', c.name)
+    from unnest(array['id', 'queue', 'state', 'priority', 'run_at', 'payload', 'attributes',
+                      'attempt', 'max_attempts', 'lease_token', 'lease_expires_at', 'leased_by',
+                      'result', 'errors', 'created_at', 'started_at', 'finished_at', 'key',
+                      'after', 'trace_context']) c(name)
+    where not exists (select from pg_attribute a
+                      where a.attrelid = jobs_table and a.attname = c.name and not a.attisdropped)
+    union all
+    select format('%s, which table _jobs inherits from', i.inhparent::regclass)
+    from pg_inherits i where i.inhrelid = jobs_table
+    union all
     select 'row-level security on table _jobs' from pg_class
     where oid = jobs_table and (relrowsecurity or relforcerowsecurity)
     union all
@@ -99,6 +122,13 @@ begin
     union all
     select 'REPLICA IDENTITY USING INDEX on table _jobs' from pg_class
     where oid = jobs_table and relreplident = 'i'
+    union all
+    select format('ownership of %s by role %s (run the migration as that role, or as a superuser)',
+                  c.oid::regclass, pg_get_userbyid(c.relowner))
+    from pg_class c
+    where c.oid in (jobs_table, jobs_view)
+      and c.relowner <> (select oid from pg_roles where rolname = current_user)
+      and not (select rolsuper from pg_roles where rolname = current_user)
   ) found;
   if found_list is not null then
     raise exception 'pgwake migration 0011 makes the jobs table of schema % again, and cannot '
@@ -110,27 +140,37 @@ end
 $$;
 
 -- The old view and table step aside under other names, the view first: readers of `jobs` lock it
--- before the table, and taking them in the other order could deadlock with one. The old indexes
--- keep their names until the old table is dropped below, so the new ones are made after that.
+-- before the table, and taking them in the other order could deadlock with one. So do the old
+-- indexes (and with the primary key's, its constraint), so that the new ones can be made before
+-- the old ones are dropped and what was set on them read from them.
 alter view /*schema*/jobs rename to jobs_before_0011;
 lock table /*schema*/_jobs in access exclusive mode;
 alter table /*schema*/_jobs rename to _jobs_before_0011;
-
--- The new table and its indexes go where the old table was (its tablespace), for this transaction.
 do $$
+declare
+  schema_name constant text := /*literal:schema*/'pgwake';
+  index_name name;
 begin
+  for index_name in
+    select c.relname from pg_index i join pg_class c on c.oid = i.indexrelid
+    where i.indrelid = format('%I._jobs_before_0011', schema_name)::regclass
+  loop
+    execute format('alter index %I.%I rename to %I', schema_name, index_name,
+                   index_name || '_before_0011');
+  end loop;
+  -- The new table and its indexes go where the old table was, for this transaction.
   perform set_config('default_tablespace',
                      coalesce((select t.spcname from pg_class c
                                join pg_tablespace t on t.oid = c.reltablespace
                                where c.oid = format('%I._jobs_before_0011',
-                                                    /*literal:schema*/'pgwake')::regclass), ''),
+                                                    schema_name)::regclass), ''),
                      true);
 end
 $$;
 
 -- No storage settings yet: the old table's are carried over below, after the finished jobs were
--- copied at fillfactor 100. NOT NULL constraints are named as before (PostgreSQL 18 names them,
--- and would add a suffix while the old table still holds those names; older versions ignore it).
+-- copied at fillfactor 100. NOT NULL constraints are named as before (PostgreSQL 18 names them;
+-- older versions ignore the name).
 create table /*schema*/_jobs (
   -- Set when the job is made; no update of a normal job's life changes them.
   id               uuid constraint _jobs_id_not_null not null default /*schema*/uuid_v7(),
@@ -183,135 +223,6 @@ select id, queue, priority, run_at, created_at, max_attempts, key, after, trace_
 from /*schema*/_jobs_before_0011
 where state not in ('completed', 'failed', 'cancelled');
 
-create view /*schema*/jobs as
-  select j.id, j.queue,
-         case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end as state,
-         j.priority, j.run_at, j.payload, j.attributes, j.attempt,
-         coalesce(j.max_attempts, q.max_attempts) as max_attempts,
-         j.result, j.errors, j.leased_by, j.lease_expires_at,
-         j.created_at, j.started_at, j.finished_at, j.key, j.after
-  from /*schema*/_jobs j
-  left join /*schema*/_queues q on q.name = j.queue;
-
--- What was set on the old table and view carries over to the new ones: storage settings (the
--- fillfactor excepted: it is what this migration is about), the toast table's and the view's,
--- replica identity, comments, per-column statistics targets and storage, privileges exactly as
--- they were (table, view and columns; default privileges the new objects got are taken back
--- first), and the owner, when this role may give the objects to it.
-do $$
-declare
-  schema_name constant text := /*literal:schema*/'pgwake';
-  pair record;
-  item record;
-  options text;
-  new_rel regclass;
-begin
-  for pair in
-    select p.kind, format('%I.%I', schema_name, p.old)::regclass as old_rel,
-           format('%I.%I', schema_name, p.new) as new_name
-    from (values ('table', '_jobs_before_0011', '_jobs'), ('view', 'jobs_before_0011', 'jobs'))
-           p(kind, old, new)
-  loop
-    new_rel := pair.new_name::regclass;
-
-    select string_agg(format('%I = %L', o.option_name, o.option_value), ', ') into options
-    from pg_class c cross join lateral pg_options_to_table(c.reloptions) o
-    where c.oid = pair.old_rel and o.option_name <> 'fillfactor';
-    if options is not null then
-      execute format('alter %s %s set (%s)', pair.kind, new_rel, options);
-    end if;
-    select string_agg(format('toast.%I = %L', o.option_name, o.option_value), ', ') into options
-    from pg_class c join pg_class t on t.oid = c.reltoastrelid
-    cross join lateral pg_options_to_table(t.reloptions) o
-    where c.oid = pair.old_rel;
-    if options is not null then
-      execute format('alter table %s set (%s)', new_rel, options);
-    end if;
-
-    if pair.kind = 'table' then
-      case (select relreplident from pg_class where oid = pair.old_rel)
-        when 'f' then execute format('alter table %s replica identity full', new_rel);
-        when 'n' then execute format('alter table %s replica identity nothing', new_rel);
-        else null;  -- the default (the primary key); USING INDEX was refused above
-      end case;
-    end if;
-
-    if obj_description(pair.old_rel, 'pg_class') is not null then
-      execute format('comment on %s %s is %L', pair.kind, new_rel,
-                     obj_description(pair.old_rel, 'pg_class'));
-    end if;
-    for item in
-      select a.attname, col_description(pair.old_rel, a.attnum) as comment,
-             nullif(a.attstattarget::int, -1) as stattarget, a.attstorage,
-             (select n.attstorage from pg_attribute n
-              where n.attrelid = new_rel and n.attname = a.attname) as new_storage
-      from pg_attribute a
-      where a.attrelid = pair.old_rel and a.attnum > 0 and not a.attisdropped
-    loop
-      if item.comment is not null then
-        execute format('comment on column %s.%I is %L', new_rel, item.attname, item.comment);
-      end if;
-      if pair.kind = 'table' and item.stattarget is not null then
-        execute format('alter table %s alter column %I set statistics %s', new_rel, item.attname,
-                       item.stattarget);
-      end if;
-      if pair.kind = 'table' and item.attstorage <> item.new_storage then
-        execute format('alter table %s alter column %I set storage %s', new_rel, item.attname,
-                       case item.attstorage when 'p' then 'plain' when 'e' then 'external'
-                                            when 'm' then 'main' else 'extended' end);
-      end if;
-    end loop;
-
-    -- Privileges: the new object's, other than its owner's, taken back; then the old ones given.
-    for item in
-      select distinct case when a.grantee = 0 then 'public'
-                           else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
-      from pg_class c cross join lateral aclexplode(c.relacl) a
-      where c.oid = new_rel and a.grantee <> c.relowner
-    loop
-      execute format('revoke all on %s from %s', new_rel, item.grantee);
-    end loop;
-    for item in
-      select a.privilege_type, a.is_grantable, null::name as column_name,
-             case when a.grantee = 0 then 'public'
-                  else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
-      from pg_class c cross join lateral aclexplode(c.relacl) a
-      where c.oid = pair.old_rel and a.grantee <> c.relowner
-      union all
-      select a.privilege_type, a.is_grantable, att.attname,
-             case when a.grantee = 0 then 'public'
-                  else quote_ident(pg_get_userbyid(a.grantee)) end
-      from pg_attribute att cross join lateral aclexplode(att.attacl) a
-      where att.attrelid = pair.old_rel and att.attnum > 0 and not att.attisdropped
-    loop
-      execute format('grant %s%s on %s to %s%s', item.privilege_type,
-                     case when item.column_name is null then ''
-                          else format(' (%I)', item.column_name) end,
-                     new_rel, item.grantee,
-                     case when item.is_grantable then ' with grant option' else '' end);
-    end loop;
-
-    -- The owner last (its grants go with it). Where this role may not give the object away (it
-    -- is not a member of the owner's role, or, from PostgreSQL 16, may not SET ROLE to it), the
-    -- new one stays this role's.
-    if (select relowner from pg_class where oid = pair.old_rel)
-         <> (select relowner from pg_class where oid = new_rel) then
-      begin
-        execute format('alter %s %s owner to %I', pair.kind, new_rel,
-                       pg_get_userbyid((select relowner from pg_class where oid = pair.old_rel)));
-      exception when insufficient_privilege then
-        raise warning 'pgwake migration 0011: % stays owned by %, not by % as before',
-          new_rel, current_user,
-          pg_get_userbyid((select relowner from pg_class where oid = pair.old_rel));
-      end;
-    end if;
-  end loop;
-end
-$$;
-
-drop view /*schema*/jobs_before_0011;
-drop table /*schema*/_jobs_before_0011;
-
 -- Made after the copy, each in one pass, as migrations 0001, 0002 and 0005 defined them.
 alter table /*schema*/_jobs add constraint _jobs_pkey primary key (id);
 create index _jobs_claim_idx on /*schema*/_jobs (queue, priority desc, run_at, id)
@@ -339,6 +250,220 @@ create trigger _jobs_after_update
   after update on /*schema*/_jobs
   referencing old table as previous new table as updated
   for each statement execute function /*schema*/_jobs_after_update();
+
+create view /*schema*/jobs as
+  select j.id, j.queue,
+         case when j.state in ('scheduled', 'waiting') then 'queued' else j.state::text end as state,
+         j.priority, j.run_at, j.payload, j.attributes, j.attempt,
+         coalesce(j.max_attempts, q.max_attempts) as max_attempts,
+         j.result, j.errors, j.leased_by, j.lease_expires_at,
+         j.created_at, j.started_at, j.finished_at, j.key, j.after
+  from /*schema*/_jobs j
+  left join /*schema*/_queues q on q.name = j.queue;
+
+-- What was set on the old table, view, indexes, triggers and constraints carries over to the new
+-- ones: storage settings (the table's fillfactor excepted: it is what this migration is about),
+-- the toast table's, the view's and the indexes' too; replica identity; comments; column
+-- defaults, statistics targets, options, storage and compression; which triggers are enabled;
+-- the index the table is clustered on and the indexes' tablespaces; and the owner and the
+-- privileges exactly as they were (table, view and columns; whatever default privileges gave the
+-- new objects is taken back first). Grants are made again by the owner.
+do $$
+declare
+  schema_name constant text := /*literal:schema*/'pgwake';
+  pair record;
+  item record;
+  options text;
+  new_rel regclass;
+  old_rel regclass;
+begin
+  for pair in
+    select p.kind, format('%I.%I', schema_name, p.old)::regclass as old_rel,
+           format('%I.%I', schema_name, p.new)::regclass as new_rel
+    from (values ('table', '_jobs_before_0011', '_jobs'), ('view', 'jobs_before_0011', 'jobs'))
+           p(kind, old, new)
+  loop
+    old_rel := pair.old_rel;
+    new_rel := pair.new_rel;
+
+    -- The owner first (a superuser runs this; anyone else is the owner already).
+    if (select relowner from pg_class where oid = old_rel)
+         <> (select relowner from pg_class where oid = new_rel) then
+      execute format('alter %s %s owner to %I', pair.kind, new_rel,
+                     pg_get_userbyid((select relowner from pg_class where oid = old_rel)));
+    end if;
+
+    select string_agg(format('%I = %L', o.option_name, o.option_value), ', ') into options
+    from pg_class c cross join lateral pg_options_to_table(c.reloptions) o
+    where c.oid = old_rel and o.option_name <> 'fillfactor';
+    if options is not null then
+      execute format('alter %s %s set (%s)', pair.kind, new_rel, options);
+    end if;
+    if obj_description(old_rel, 'pg_class') is not null then
+      execute format('comment on %s %s is %L', pair.kind, new_rel,
+                     obj_description(old_rel, 'pg_class'));
+    end if;
+
+    if pair.kind = 'table' then
+      select string_agg(format('toast.%I = %L', o.option_name, o.option_value), ', ')
+        into options
+      from pg_class c join pg_class t on t.oid = c.reltoastrelid
+      cross join lateral pg_options_to_table(t.reloptions) o
+      where c.oid = old_rel;
+      if options is not null then
+        execute format('alter table %s set (%s)', new_rel, options);
+      end if;
+      case (select relreplident from pg_class where oid = old_rel)
+        when 'f' then execute format('alter table %s replica identity full', new_rel);
+        when 'n' then execute format('alter table %s replica identity nothing', new_rel);
+        else null;  -- the default (the primary key); USING INDEX was refused above
+      end case;
+    end if;
+
+    -- Columns, by name.
+    for item in
+      select a.attname, col_description(old_rel, a.attnum) as comment,
+             nullif(a.attstattarget::int, -1) as stattarget,
+             a.attstorage, n.attstorage as new_storage,
+             array_to_string(a.attoptions, ', ') as attoptions,
+             pg_get_expr(od.adbin, od.adrelid) as old_default,
+             pg_get_expr(nd.adbin, nd.adrelid) as new_default
+      from pg_attribute a
+      join pg_attribute n on n.attrelid = new_rel and n.attname = a.attname
+      left join pg_attrdef od on od.adrelid = old_rel and od.adnum = a.attnum
+      left join pg_attrdef nd on nd.adrelid = new_rel and nd.adnum = n.attnum
+      where a.attrelid = old_rel and a.attnum > 0 and not a.attisdropped
+    loop
+      if item.comment is not null then
+        execute format('comment on column %s.%I is %L', new_rel, item.attname, item.comment);
+      end if;
+      if item.old_default is distinct from item.new_default then
+        if item.old_default is null then
+          execute format('alter %s %s alter column %I drop default', pair.kind, new_rel,
+                         item.attname);
+        else
+          execute format('alter %s %s alter column %I set default %s', pair.kind, new_rel,
+                         item.attname, item.old_default);
+        end if;
+      end if;
+      continue when pair.kind <> 'table';
+      if item.stattarget is not null then
+        execute format('alter table %s alter column %I set statistics %s', new_rel, item.attname,
+                       item.stattarget);
+      end if;
+      if item.attstorage <> item.new_storage then
+        execute format('alter table %s alter column %I set storage %s', new_rel, item.attname,
+                       case item.attstorage when 'p' then 'plain' when 'e' then 'external'
+                                            when 'm' then 'main' else 'extended' end);
+      end if;
+      if item.attoptions is not null then
+        execute format('alter table %s alter column %I set (%s)', new_rel, item.attname,
+                       item.attoptions);
+      end if;
+    end loop;
+    -- Column compression, from PostgreSQL 14 (the catalog column does not exist before).
+    if pair.kind = 'table' and current_setting('server_version_num')::int >= 140000 then
+      for item in execute
+        'select a.attname, a.attcompression::text as compression from pg_attribute a
+         where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
+           and a.attcompression <> ''''::"char"' using old_rel
+      loop
+        execute format('alter table %s alter column %I set compression %s', new_rel,
+                       item.attname, case item.compression when 'l' then 'lz4' else 'pglz' end);
+      end loop;
+    end if;
+
+    -- Privileges exactly as they were, the owner's included: every entry of the new object is
+    -- taken back, then every entry of the old one given (no entries yet means the defaults).
+    for item in
+      select distinct case when a.grantee = 0 then 'public'
+                           else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
+      from pg_class c cross join lateral aclexplode(coalesce(c.relacl,
+                                                             acldefault('r', c.relowner))) a
+      where c.oid = new_rel
+    loop
+      execute format('revoke all on %s from %s', new_rel, item.grantee);
+    end loop;
+    for item in
+      select a.privilege_type, a.is_grantable, null::name as column_name,
+             case when a.grantee = 0 then 'public'
+                  else quote_ident(pg_get_userbyid(a.grantee)) end as grantee
+      from pg_class c cross join lateral aclexplode(coalesce(c.relacl,
+                                                             acldefault('r', c.relowner))) a
+      where c.oid = old_rel
+      union all
+      select a.privilege_type, a.is_grantable, att.attname,
+             case when a.grantee = 0 then 'public'
+                  else quote_ident(pg_get_userbyid(a.grantee)) end
+      from pg_attribute att cross join lateral aclexplode(att.attacl) a
+      where att.attrelid = old_rel and att.attnum > 0 and not att.attisdropped
+    loop
+      execute format('grant %s%s on %s to %s%s', item.privilege_type,
+                     case when item.column_name is null then ''
+                          else format(' (%I)', item.column_name) end,
+                     new_rel, item.grantee,
+                     case when item.is_grantable then ' with grant option' else '' end);
+    end loop;
+  end loop;
+
+  old_rel := format('%I._jobs_before_0011', schema_name)::regclass;
+  new_rel := format('%I._jobs', schema_name)::regclass;
+  -- The indexes, by name: storage settings, comments, the one the table is clustered on, and
+  -- their tablespace where it is not the table's.
+  for item in
+    select n.indexrelid::regclass as new_index, o.indexrelid as old_index, o.indisclustered,
+           array_to_string(oc.reloptions, ', ') as options,
+           obj_description(o.indexrelid, 'pg_class') as comment,
+           ots.spcname as tablespace, oc.reltablespace <> nc.reltablespace as moved
+    from pg_index o
+    join pg_class oc on oc.oid = o.indexrelid
+    join pg_class nc on nc.relname = replace(oc.relname, '_before_0011', '')
+                    and nc.relnamespace = oc.relnamespace
+    join pg_index n on n.indexrelid = nc.oid and n.indrelid = new_rel
+    left join pg_tablespace ots on ots.oid = oc.reltablespace
+    where o.indrelid = old_rel
+  loop
+    if item.options is not null then
+      execute format('alter index %s set (%s)', item.new_index, item.options);
+    end if;
+    if item.comment is not null then
+      execute format('comment on index %s is %L', item.new_index, item.comment);
+    end if;
+    if item.indisclustered then
+      execute format('alter table %s cluster on %I', new_rel,
+                     (select relname from pg_class where oid = item.new_index));
+    end if;
+    if item.moved then
+      execute format('alter index %s set tablespace %I', item.new_index,
+                     coalesce(item.tablespace, 'pg_default'));
+    end if;
+  end loop;
+  -- The triggers and constraints, by name: enabled or not, and comments.
+  for item in
+    select o.tgname, o.tgenabled, obj_description(o.oid, 'pg_trigger') as comment
+    from pg_trigger o where o.tgrelid = old_rel and not o.tgisinternal
+  loop
+    execute format('alter table %s %s trigger %I', new_rel,
+                   case item.tgenabled when 'D' then 'disable' when 'A' then 'enable always'
+                                       when 'R' then 'enable replica' else 'enable' end,
+                   item.tgname);
+    if item.comment is not null then
+      execute format('comment on trigger %I on %s is %L', item.tgname, new_rel, item.comment);
+    end if;
+  end loop;
+  for item in
+    select o.conname, obj_description(o.oid, 'pg_constraint') as comment
+    from pg_constraint o
+    where o.conrelid = old_rel and obj_description(o.oid, 'pg_constraint') is not null
+  loop
+    execute format('comment on constraint %I on %s is %L',
+                   replace(item.conname, '_before_0011', ''), new_rel, item.comment);
+  end loop;
+end
+$$;
+
+drop view /*schema*/jobs_before_0011;
+drop table /*schema*/_jobs_before_0011;
 
 -- Statistics now, not at autovacuum's next visit: listings and counts plan by them. Not for an
 -- empty table (a new schema): its first statistics should come from jobs, not from nothing.

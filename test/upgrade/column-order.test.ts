@@ -12,6 +12,16 @@ import { dbTest, type DbContext } from "../helpers/db.js";
 
 const BEFORE = 10;
 
+/** Migrates the test's schema up to 0010 only, and returns its quoted name. */
+async function schemaBefore0011(ctx: DbContext): Promise<string> {
+  await migrate(
+    ctx.admin,
+    ctx.schema,
+    migrationFiles().filter((file) => file.version <= BEFORE),
+  );
+  return `"${ctx.schema}"`;
+}
+
 /** Every row of the table and of the view, as JSON by id (column order does not matter to jsonb). */
 async function contents(ctx: DbContext): Promise<{ table: unknown; view: unknown }> {
   const read = (from: string) =>
@@ -26,12 +36,7 @@ dbTest(
   "migration 0011 keeps every job, column for column, and what was set on the table and the view",
   async (ctx) => {
     const { admin, schema } = ctx;
-    const s = `"${schema}"`;
-    await migrate(
-      admin,
-      schema,
-      migrationFiles().filter((file) => file.version <= BEFORE),
-    );
+    const s = await schemaBefore0011(ctx);
     // One job in every state, with every column set somewhere.
     await admin.unsafe(`
       insert into ${s}._queues (name) values ('q');
@@ -86,6 +91,15 @@ dbTest(
       grant insert (payload) on ${s}._jobs to "${reader}";
       -- Objects made from now on give the reader DELETE; the old table never did.
       alter default privileges in schema ${s} grant delete on tables to "${reader}";
+      revoke truncate on ${s}._jobs from "${owner}";
+      alter table ${s}._jobs alter column priority set default 7;
+      alter table ${s}._jobs alter column payload set (n_distinct = 100);
+      alter table ${s}._jobs enable always trigger _jobs_after_update;
+      alter index ${s}._jobs_claim_idx set (fillfactor = 70);
+      comment on index ${s}._jobs_claim_idx is 'the claim walks this';
+      comment on trigger _jobs_after_insert on ${s}._jobs is 'wakes workers';
+      comment on constraint _jobs_pkey on ${s}._jobs is 'one row a job';
+      alter table ${s}._jobs cluster on _jobs_pkey;
     `);
     const before = await contents(ctx);
 
@@ -139,7 +153,29 @@ dbTest(
              (select reloptions from pg_class where oid = ${`${s}.jobs`}::regclass)
                as view_options,
              (select t.reloptions from pg_class c join pg_class t on t.oid = c.reltoastrelid
-              where c.oid = ${`${s}._jobs`}::regclass) as toast_options`;
+              where c.oid = ${`${s}._jobs`}::regclass) as toast_options,
+             has_table_privilege(${owner}, ${`${s}._jobs`}, 'truncate') as owner_truncates,
+             has_table_privilege(${owner}, ${`${s}._jobs`}, 'select, delete') as owner_deletes,
+             (select pg_get_expr(adbin, adrelid) from pg_attrdef
+              where adrelid = ${`${s}._jobs`}::regclass and adnum = (
+                select attnum from pg_attribute where attrelid = ${`${s}._jobs`}::regclass
+                  and attname = 'priority')) as priority_default,
+             (select array(select o from unnest(attoptions) o where o like 'n_distinct=%')
+              from pg_attribute
+              where attrelid = ${`${s}._jobs`}::regclass and attname = 'payload') as payload_options,
+             (select string_agg(tgname || '=' || tgenabled::text, ',' order by tgname) from pg_trigger
+              where tgrelid = ${`${s}._jobs`}::regclass) as triggers,
+             (select reloptions from pg_class where oid = ${`${s}._jobs_claim_idx`}::regclass)
+               as index_options,
+             obj_description(${`${s}._jobs_claim_idx`}::regclass, 'pg_class') as index_comment,
+             (select obj_description(oid, 'pg_trigger') from pg_trigger
+              where tgrelid = ${`${s}._jobs`}::regclass and tgname = '_jobs_after_insert')
+               as trigger_comment,
+             (select obj_description(oid, 'pg_constraint') from pg_constraint
+              where conrelid = ${`${s}._jobs`}::regclass and conname = '_jobs_pkey')
+               as constraint_comment,
+             (select indisclustered from pg_index
+              where indexrelid = ${`${s}._jobs_pkey`}::regclass) as clustered`;
     assert.deepEqual(
       { ...carried },
       {
@@ -151,6 +187,16 @@ dbTest(
         storage: "e",
         view_options: ["security_barrier=true"],
         toast_options: ["autovacuum_enabled=false"],
+        owner_truncates: false,
+        owner_deletes: true,
+        priority_default: "7",
+        payload_options: ["n_distinct=100"],
+        triggers: "_jobs_after_insert=O,_jobs_after_update=A",
+        index_options: ["fillfactor=70"],
+        index_comment: "the claim walks this",
+        trigger_comment: "wakes workers",
+        constraint_comment: "one row a job",
+        clustered: true,
       },
     );
     const owners = await admin<Array<{ relname: string; owner: string }>>`
@@ -220,12 +266,7 @@ dbTest(
   "migration 0011 refuses, naming them and changing nothing, what it cannot carry over",
   async (ctx) => {
     const { admin, schema } = ctx;
-    const s = `"${schema}"`;
-    await migrate(
-      admin,
-      schema,
-      migrationFiles().filter((file) => file.version <= BEFORE),
-    );
+    const s = await schemaBefore0011(ctx);
     const added = `
       create view ${s}.operator_counts as select queue, count(*) from ${s}.jobs group by queue;
       alter table ${s}._jobs add column tenant text;
@@ -236,6 +277,8 @@ dbTest(
         for each statement execute function ${s}.operator_audit();
       alter table ${s}._jobs enable row level security;
       create policy operator_tenants on ${s}._jobs using (tenant = current_user);
+      create rule operator_no_delete as on delete to ${s}.jobs do instead nothing;
+      create table ${s}.operator_snapshots (jobs ${s}._jobs[]);
     `;
     await admin.unsafe(`
       insert into ${s}._queues (name) values ('q');
@@ -260,6 +303,8 @@ dbTest(
         /row-level security on table _jobs/,
         /trigger operator_audit on table \S*_jobs/,
         /view \S*operator_counts/,
+        /rule operator_no_delete on view \S*jobs/,
+        /column jobs of table \S*operator_snapshots/,
         /Drop them, run the migration \(npx pgwake migrate\), and make them again/,
       ]) {
         assert.match(error.message, named);
@@ -277,7 +322,43 @@ dbTest(
       alter table ${s}._jobs disable row level security;
       drop trigger operator_audit on ${s}._jobs;
       alter table ${s}._jobs drop column tenant;
+      drop rule operator_no_delete on ${s}.jobs;
+      drop table ${s}.operator_snapshots;
     `);
     assert.ok((await migrate(admin, schema)).applied.includes(11), "once they are gone, it runs");
+  },
+);
+
+dbTest(
+  "migration 0011 refuses a role that neither owns the jobs table nor is a superuser",
+  async (ctx) => {
+    const { admin, schema } = ctx;
+    const s = await schemaBefore0011(ctx);
+    // A role that may use and create in the schema, and act as the table's owner, but is neither
+    // that owner nor a superuser: the new table would be its own, and the owner's access lost.
+    const migrator = `${schema}_migrator`;
+    await admin.unsafe(`
+      create role "${migrator}" nologin;
+      grant usage, create on schema ${s} to "${migrator}";
+      do $$ begin
+        execute format('grant create on database %I to %I', current_database(), '${migrator}');
+      end $$;
+      grant all on all tables in schema ${s} to "${migrator}";
+    `);
+    ctx.defer(() => admin.unsafe(`drop owned by "${migrator}"; drop role if exists "${migrator}"`));
+    ctx.defer(() => admin.unsafe(`drop schema if exists ${s} cascade`));
+    const asMigrator = ctx.pool({ max: 1, connection: { role: migrator } }).sql;
+    const [{ who }] = await asMigrator<[{ who: string }]>`select current_user as who`;
+    assert.equal(who, migrator);
+
+    await assert.rejects(migrate(asMigrator, schema), (error: Error) => {
+      assert.ok(error instanceof PgwakeError, String(error));
+      assert.match(
+        error.message,
+        /ownership of \S*_jobs by role \S+ \(run the migration as that role, or as a superuser\)/,
+      );
+      return true;
+    });
+    assert.ok((await migrate(admin, schema)).applied.includes(11), "the owner migrates it");
   },
 );
