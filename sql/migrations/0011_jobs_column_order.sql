@@ -84,13 +84,18 @@ begin
       and not (d.classid = 'pg_constraint'::regclass and d.objid in (
                  select c.oid from pg_constraint c
                  where c.conrelid = jobs_table
-                   and (c.conname in ('_jobs_pkey', '_jobs_max_attempts_check')
-                        or c.contype = 'n')))  -- PostgreSQL 18's NOT NULL constraints
+                   and c.conname in ('_jobs_pkey', '_jobs_max_attempts_check',
+                                     -- PostgreSQL 18's NOT NULL constraints
+                                     '_jobs_id_not_null', '_jobs_queue_not_null',
+                                     '_jobs_priority_not_null', '_jobs_run_at_not_null',
+                                     '_jobs_created_at_not_null', '_jobs_payload_not_null',
+                                     '_jobs_attempt_not_null', '_jobs_state_not_null')))
       and not (d.classid = 'pg_trigger'::regclass and d.objid in (
                  select t.oid from pg_trigger t
                  where t.tgrelid = jobs_table
                    and t.tgname in ('_jobs_after_insert', '_jobs_after_update')))
-      and d.classid <> 'pg_attrdef'::regclass  -- defaults are carried over below
+      and not (d.classid = 'pg_attrdef'::regclass and d.objid in (  -- carried over below
+                 select a.oid from pg_attrdef a where a.adrelid in (jobs_table, jobs_view)))
       and not (d.classid = 'pg_rewrite'::regclass and d.objid in (
                  select r.oid from pg_rewrite r
                  where r.ev_class = jobs_view and r.rulename = '_RETURN'))
@@ -116,6 +121,51 @@ begin
     union all
     select 'row-level security on table _jobs' from pg_class
     where oid = jobs_table and (relrowsecurity or relforcerowsecurity)
+    union all
+    -- pgwake's columns as pgwake made them: type, collation, NOT NULL, no identity, not generated
+    select format('column %I of table _jobs as changed (%s%s%s)', a.attname,
+                  format_type(a.atttypid, a.atttypmod),
+                  case when a.attnotnull then ' not null' else ' null' end,
+                  case when a.attidentity <> '' then ', identity'
+                       when a.attgenerated <> '' then ', generated'
+                       when a.attcollation <> t.typcollation then ', collation'
+                       else '' end)
+    from pg_attribute a
+    join pg_type t on t.oid = a.atttypid
+    join (values ('id', 'uuid'::regtype, true), ('queue', 'text', true),
+                 ('priority', 'integer', true), ('run_at', 'timestamptz', true),
+                 ('created_at', 'timestamptz', true), ('max_attempts', 'integer', false),
+                 ('key', 'text', false), ('after', 'uuid[]', false),
+                 ('trace_context', 'text', false), ('attributes', 'jsonb', false),
+                 ('payload', 'jsonb', true), ('attempt', 'integer', true),
+                 ('lease_token', 'uuid', false), ('leased_by', 'text', false),
+                 ('started_at', 'timestamptz', false),
+                 ('state', format('%I.job_state', schema_name)::regtype, true),
+                 ('lease_expires_at', 'timestamptz', false), ('result', 'jsonb', false),
+                 ('errors', 'jsonb', false), ('finished_at', 'timestamptz', false))
+           expected(name, type, not_null) on expected.name = a.attname
+    where a.attrelid = jobs_table and not a.attisdropped
+      and (a.atttypid <> expected.type or a.atttypmod <> -1 or a.attnotnull <> expected.not_null
+           or a.attidentity <> '' or a.attgenerated <> '' or a.attcollation <> t.typcollation)
+    union all
+    select 'a table access method other than heap on table _jobs' from pg_class c
+    where c.oid = jobs_table and c.relam <> (select oid from pg_am where amname = 'heap')
+    union all
+    select format('%s, which exists already (rename it for the migration)',
+                  pg_describe_object('pg_class'::regclass, c.oid, 0))
+    from pg_class c
+    where c.relnamespace = quote_ident(schema_name)::regnamespace
+      and c.relname like '%\_before\_0011'
+    union all
+    select format('CREATE on %s for role %s', what, current_user)
+    from (select format('schema %I', schema_name) as what
+          where not has_schema_privilege(quote_ident(schema_name)::regnamespace, 'CREATE')
+          union all
+          select distinct format('tablespace %I', t.spcname)
+          from pg_class c join pg_tablespace t on t.oid = c.reltablespace
+          where (c.oid = jobs_table
+                 or c.oid in (select indexrelid from pg_index where indrelid = jobs_table))
+            and not has_tablespace_privilege(t.oid, 'CREATE')) missing
     union all
     select 'UNLOGGED (set it LOGGED for the migration)' from pg_class
     where oid = jobs_table and relpersistence <> 'p'
@@ -196,7 +246,7 @@ create table /*schema*/_jobs (
   result           jsonb,
   errors           jsonb,
   finished_at      timestamptz
-);
+) using heap;
 
 -- Finished jobs first, packed full: no update will come for them. Then the fillfactor, and the
 -- unfinished ones, each in the old physical order (insertion order, so neighbours stay
@@ -276,6 +326,9 @@ declare
   options text;
   new_rel regclass;
   old_rel regclass;
+  -- where an object whose tablespace is 0 lives
+  database_tablespace constant oid :=
+    (select dattablespace from pg_database where datname = current_database());
 begin
   for pair in
     select p.kind, format('%I.%I', schema_name, p.old)::regclass as old_rel,
@@ -414,13 +467,16 @@ begin
     select n.indexrelid::regclass as new_index, o.indexrelid as old_index, o.indisclustered,
            array_to_string(oc.reloptions, ', ') as options,
            obj_description(o.indexrelid, 'pg_class') as comment,
-           ots.spcname as tablespace, oc.reltablespace <> nc.reltablespace as moved
+           (select spcname from pg_tablespace
+              where oid = coalesce(nullif(oc.reltablespace, 0), database_tablespace))
+             as tablespace,
+           coalesce(nullif(oc.reltablespace, 0), database_tablespace)
+             <> coalesce(nullif(nc.reltablespace, 0), database_tablespace) as moved
     from pg_index o
     join pg_class oc on oc.oid = o.indexrelid
     join pg_class nc on nc.relname = replace(oc.relname, '_before_0011', '')
                     and nc.relnamespace = oc.relnamespace
     join pg_index n on n.indexrelid = nc.oid and n.indrelid = new_rel
-    left join pg_tablespace ots on ots.oid = oc.reltablespace
     where o.indrelid = old_rel
   loop
     if item.options is not null then
@@ -434,8 +490,7 @@ begin
                      (select relname from pg_class where oid = item.new_index));
     end if;
     if item.moved then
-      execute format('alter index %s set tablespace %I', item.new_index,
-                     coalesce(item.tablespace, 'pg_default'));
+      execute format('alter index %s set tablespace %I', item.new_index, item.tablespace);
     end if;
   end loop;
   -- The triggers and constraints, by name: enabled or not, and comments.

@@ -268,6 +268,7 @@ dbTest(
     const { admin, schema } = ctx;
     const s = await schemaBefore0011(ctx);
     const added = `
+      alter table ${s}._jobs alter column trace_context type varchar(300);
       create view ${s}.operator_counts as select queue, count(*) from ${s}.jobs group by queue;
       alter table ${s}._jobs add column tenant text;
       create index operator_tenant_idx on ${s}._jobs (tenant);
@@ -279,6 +280,7 @@ dbTest(
       create policy operator_tenants on ${s}._jobs using (tenant = current_user);
       create rule operator_no_delete as on delete to ${s}.jobs do instead nothing;
       create table ${s}.operator_snapshots (jobs ${s}._jobs[]);
+      create table ${s}.operator_refs (t regclass default '${s}._jobs'::regclass);
     `;
     await admin.unsafe(`
       insert into ${s}._queues (name) values ('q');
@@ -305,6 +307,8 @@ dbTest(
         /view \S*operator_counts/,
         /rule operator_no_delete on view \S*jobs/,
         /column jobs of table \S*operator_snapshots/,
+        /default value for column t of table \S*operator_refs/,
+        /column trace_context of table _jobs as changed \(character varying\(300\) null\)/,
         /Drop them, run the migration \(npx pgwake migrate\), and make them again/,
       ]) {
         assert.match(error.message, named);
@@ -324,6 +328,8 @@ dbTest(
       alter table ${s}._jobs drop column tenant;
       drop rule operator_no_delete on ${s}.jobs;
       drop table ${s}.operator_snapshots;
+      drop table ${s}.operator_refs;
+      alter table ${s}._jobs alter column trace_context type text;
     `);
     assert.ok((await migrate(admin, schema)).applied.includes(11), "once they are gone, it runs");
   },
