@@ -155,7 +155,7 @@ begin
                   pg_describe_object('pg_class'::regclass, c.oid, 0))
     from pg_class c
     where c.relnamespace = quote_ident(schema_name)::regnamespace
-      and c.relname like '%\_before\_0011'
+      and right(c.relname, 12) = '_before_0011'
     union all
     select format('CREATE on %s for role %s', what, current_user)
     from (select format('schema %I', schema_name) as what

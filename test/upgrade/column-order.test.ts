@@ -281,6 +281,7 @@ dbTest(
       create rule operator_no_delete as on delete to ${s}.jobs do instead nothing;
       create table ${s}.operator_snapshots (jobs ${s}._jobs[]);
       create table ${s}.operator_refs (t regclass default '${s}._jobs'::regclass);
+      create table ${s}.stray_before_0011 (x int);
     `;
     await admin.unsafe(`
       insert into ${s}._queues (name) values ('q');
@@ -308,6 +309,7 @@ dbTest(
         /rule operator_no_delete on view \S*jobs/,
         /column jobs of table \S*operator_snapshots/,
         /default value for column t of table \S*operator_refs/,
+        /table \S*stray_before_0011, which exists already/,
         /column trace_context of table _jobs as changed \(character varying\(300\) null\)/,
         /Drop them, run the migration \(npx pgwake migrate\), and make them again/,
       ]) {
@@ -329,6 +331,7 @@ dbTest(
       drop rule operator_no_delete on ${s}.jobs;
       drop table ${s}.operator_snapshots;
       drop table ${s}.operator_refs;
+      drop table ${s}.stray_before_0011;
       alter table ${s}._jobs alter column trace_context type text;
     `);
     assert.ok((await migrate(admin, schema)).applied.includes(11), "once they are gone, it runs");
