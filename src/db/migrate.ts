@@ -182,6 +182,17 @@ function refuseIfTooNew(schema: string, state: SchemaState, files: MigrationFile
 
 async function createBookkeeping(connection: ReservedConnection, schema: string): Promise<void> {
   const schemaId = quoteIdentifier(schema);
+  const name = (relation: string) => quoteLiteral(`${schemaId}.${relation}`);
+  // Each made only when missing: CREATE ... IF NOT EXISTS checks the CREATE privilege (on the
+  // database, on the schema) before it looks, so a role that may use an up-to-date schema but not
+  // create in it (least privilege) would be refused for nothing.
+  const [[hasSchema, hasLegacy, hasLog] = []] = await run(
+    connection,
+    `select to_regnamespace(${quoteLiteral(schemaId)}) is not null,
+            to_regclass(${name("_migrations")}) is not null,
+            to_regclass(${name("_migration_log")}) is not null`,
+  );
+  if (hasSchema && hasLegacy && hasLog) return;
   await run(
     connection,
     `set client_min_messages = warning;

@@ -30,6 +30,28 @@ dbTest("migrating again changes nothing", async ({ connect }) => {
 });
 
 dbTest(
+  "a role that may read an up-to-date schema but create nothing migrates it (nothing to apply)",
+  async ({ admin, schema, pool, defer }) => {
+    await migrate(admin, schema);
+    // Least privilege: no CREATE on the database or the schema, only what reading needs.
+    const reader = `${schema}_app`;
+    await admin.unsafe(`
+      create role "${reader}" nologin;
+      grant usage on schema "${schema}" to "${reader}";
+      grant select on "${schema}"._migrations, "${schema}"._migration_log to "${reader}";
+    `);
+    defer(() => admin.unsafe(`drop owned by "${reader}"; drop role if exists "${reader}"`));
+    defer(() => admin.unsafe(`drop schema if exists "${schema}" cascade`));
+    const asReader = pool({ max: 1, connection: { role: reader } }).sql;
+    const [{ creates }] = await asReader<[{ creates: boolean }]>`
+      select has_database_privilege(current_database(), 'create')
+          or has_schema_privilege(${schema}, 'create') as creates`;
+    assert.equal(creates, false);
+    assert.deepEqual(await migrate(asReader, schema), { version: latestVersion(), applied: [] });
+  },
+);
+
+dbTest(
   "20 clients migrating the same fresh schema at once all succeed, each migration once",
   async ({ url, schema, admin }) => {
     const pools = Array.from({ length: 20 }, () =>

@@ -349,9 +349,6 @@ dbTest(
     await admin.unsafe(`
       create role "${migrator}" nologin;
       grant usage, create on schema ${s} to "${migrator}";
-      do $$ begin
-        execute format('grant create on database %I to %I', current_database(), '${migrator}');
-      end $$;
       grant all on all tables in schema ${s} to "${migrator}";
     `);
     ctx.defer(() => admin.unsafe(`drop owned by "${migrator}"; drop role if exists "${migrator}"`));
