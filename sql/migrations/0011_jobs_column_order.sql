@@ -63,6 +63,21 @@ begin
   select array_agg(t.oid) || array_agg(t.typarray) into row_types
   from pg_type t where t.typrelid in (jobs_table, jobs_view);
 
+  -- pgwake's columns as 0001-0010 made them (name, type, NOT NULL): the column checks below and
+  -- the names of PostgreSQL 18's NOT NULL constraints come from this one list.
+  with expected(name, type, not_null) as (
+    values ('id', 'uuid'::regtype, true), ('queue', 'text', true),
+           ('priority', 'integer', true), ('run_at', 'timestamptz', true),
+           ('created_at', 'timestamptz', true), ('max_attempts', 'integer', false),
+           ('key', 'text', false), ('after', 'uuid[]', false),
+           ('trace_context', 'text', false), ('attributes', 'jsonb', false),
+           ('payload', 'jsonb', true), ('attempt', 'integer', true),
+           ('lease_token', 'uuid', false), ('leased_by', 'text', false),
+           ('started_at', 'timestamptz', false),
+           ('state', format('%I.job_state', schema_name)::regtype, true),
+           ('lease_expires_at', 'timestamptz', false), ('result', 'jsonb', false),
+           ('errors', 'jsonb', false), ('finished_at', 'timestamptz', false)
+  )
   select string_agg(distinct what, '; ' order by what) into found_list from (
     select coalesce(
              -- a view's rule: the view itself
@@ -84,12 +99,10 @@ begin
       and not (d.classid = 'pg_constraint'::regclass and d.objid in (
                  select c.oid from pg_constraint c
                  where c.conrelid = jobs_table
-                   and c.conname in ('_jobs_pkey', '_jobs_max_attempts_check',
-                                     -- PostgreSQL 18's NOT NULL constraints
-                                     '_jobs_id_not_null', '_jobs_queue_not_null',
-                                     '_jobs_priority_not_null', '_jobs_run_at_not_null',
-                                     '_jobs_created_at_not_null', '_jobs_payload_not_null',
-                                     '_jobs_attempt_not_null', '_jobs_state_not_null')))
+                   and (c.conname in ('_jobs_pkey', '_jobs_max_attempts_check')
+                        -- PostgreSQL 18's NOT NULL constraints
+                        or c.conname in (select format('_jobs_%s_not_null', e.name)
+                                         from expected e where e.not_null))))
       and not (d.classid = 'pg_trigger'::regclass and d.objid in (
                  select t.oid from pg_trigger t
                  where t.tgrelid = jobs_table
@@ -103,18 +116,12 @@ begin
     select format('column %I of table _jobs', a.attname)
     from pg_attribute a
     where a.attrelid = jobs_table and a.attnum > 0 and not a.attisdropped
-      and a.attname not in ('id', 'queue', 'state', 'priority', 'run_at', 'payload',
-                            'attributes', 'attempt', 'max_attempts', 'lease_token',
-                            'lease_expires_at', 'leased_by', 'result', 'errors', 'created_at',
-                            'started_at', 'finished_at', 'key', 'after', 'trace_context')
+      and a.attname not in (select e.name from expected e)
     union all
-    select format('the missing column %I of table _jobs', c.name)
-    from unnest(array['id', 'queue', 'state', 'priority', 'run_at', 'payload', 'attributes',
-                      'attempt', 'max_attempts', 'lease_token', 'lease_expires_at', 'leased_by',
-                      'result', 'errors', 'created_at', 'started_at', 'finished_at', 'key',
-                      'after', 'trace_context']) c(name)
+    select format('the missing column %I of table _jobs', e.name)
+    from expected e
     where not exists (select from pg_attribute a
-                      where a.attrelid = jobs_table and a.attname = c.name and not a.attisdropped)
+                      where a.attrelid = jobs_table and a.attname = e.name and not a.attisdropped)
     union all
     select format('%s, which table _jobs inherits from', i.inhparent::regclass)
     from pg_inherits i where i.inhrelid = jobs_table
@@ -122,7 +129,7 @@ begin
     select 'row-level security on table _jobs' from pg_class
     where oid = jobs_table and (relrowsecurity or relforcerowsecurity)
     union all
-    -- pgwake's columns as pgwake made them: type, collation, NOT NULL, no identity, not generated
+    -- a pgwake column changed since: its type, collation or NOT NULL, or made identity or generated
     select format('column %I of table _jobs as changed (%s%s%s)', a.attname,
                   format_type(a.atttypid, a.atttypmod),
                   case when a.attnotnull then ' not null' else ' null' end,
@@ -132,18 +139,7 @@ begin
                        else '' end)
     from pg_attribute a
     join pg_type t on t.oid = a.atttypid
-    join (values ('id', 'uuid'::regtype, true), ('queue', 'text', true),
-                 ('priority', 'integer', true), ('run_at', 'timestamptz', true),
-                 ('created_at', 'timestamptz', true), ('max_attempts', 'integer', false),
-                 ('key', 'text', false), ('after', 'uuid[]', false),
-                 ('trace_context', 'text', false), ('attributes', 'jsonb', false),
-                 ('payload', 'jsonb', true), ('attempt', 'integer', true),
-                 ('lease_token', 'uuid', false), ('leased_by', 'text', false),
-                 ('started_at', 'timestamptz', false),
-                 ('state', format('%I.job_state', schema_name)::regtype, true),
-                 ('lease_expires_at', 'timestamptz', false), ('result', 'jsonb', false),
-                 ('errors', 'jsonb', false), ('finished_at', 'timestamptz', false))
-           expected(name, type, not_null) on expected.name = a.attname
+    join expected on expected.name = a.attname
     where a.attrelid = jobs_table and not a.attisdropped
       and (a.atttypid <> expected.type or a.atttypmod <> -1 or a.attnotnull <> expected.not_null
            or a.attidentity <> '' or a.attgenerated <> '' or a.attcollation <> t.typcollation)
@@ -464,7 +460,7 @@ begin
   -- The indexes, by name: storage settings, comments, the one the table is clustered on, and
   -- their tablespace where it is not the table's.
   for item in
-    select n.indexrelid::regclass as new_index, o.indexrelid as old_index, o.indisclustered,
+    select n.indexrelid::regclass as new_index, o.indisclustered,
            array_to_string(oc.reloptions, ', ') as options,
            obj_description(o.indexrelid, 'pg_class') as comment,
            (select spcname from pg_tablespace

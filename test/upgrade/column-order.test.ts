@@ -343,7 +343,7 @@ dbTest(
   async (ctx) => {
     const { admin, schema } = ctx;
     const s = await schemaBefore0011(ctx);
-    // A role that may use and create in the schema, and act as the table's owner, but is neither
+    // A role that may use and create in the schema and read and write its tables, but is neither
     // that owner nor a superuser: the new table would be its own, and the owner's access lost.
     const migrator = `${schema}_migrator`;
     await admin.unsafe(`
