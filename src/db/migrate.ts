@@ -128,8 +128,8 @@ export async function migrate(
   try {
     await run(connection, "select pg_advisory_lock(hashtextextended($1, 0))", lockKey);
     try {
-      await createBookkeeping(connection, schema);
-      const state = await readState(connection, schema);
+      const bookkeeping = await createBookkeeping(connection, schema);
+      const state = await readState(connection, schema, bookkeeping);
       refuseIfTooNew(schema, state, files);
       // Every declaration is read before anything runs: a malformed one stops all migrations.
       const pending = files
@@ -160,7 +160,7 @@ export async function checkSchemaVersion(
   schema: string,
   files: MigrationFile[] = migrationFiles(),
 ): Promise<number> {
-  const state = await readState(sql, schema);
+  const state = await readState(sql, schema, await findBookkeeping(sql, schema));
   refuseIfTooNew(schema, state, files);
   const missing = files.filter((file) => !state.applied.has(file.version));
   if (missing.length > 0) {
@@ -180,19 +180,38 @@ function refuseIfTooNew(schema: string, state: SchemaState, files: MigrationFile
   }
 }
 
-async function createBookkeeping(connection: ReservedConnection, schema: string): Promise<void> {
-  const schemaId = quoteIdentifier(schema);
-  const name = (relation: string) => quoteLiteral(`${schemaId}.${relation}`);
-  // Each made only when missing: CREATE ... IF NOT EXISTS checks the CREATE privilege (on the
-  // database, on the schema) before it looks, so a role that may use an up-to-date schema but not
-  // create in it (least privilege) would be refused for nothing.
-  const [[hasSchema, hasLegacy, hasLog] = []] = await run(
-    connection,
-    `select to_regnamespace(${quoteLiteral(schemaId)}) is not null,
-            to_regclass(${name("_migrations")}) is not null,
-            to_regclass(${name("_migration_log")}) is not null`,
+/** Which of the two bookkeeping tables exist (neither, if the schema does not). */
+interface Bookkeeping {
+  legacy: boolean;
+  log: boolean;
+}
+
+async function findBookkeeping(
+  sql: { unsafe: ReservedConnection["unsafe"] },
+  schema: string,
+): Promise<Bookkeeping> {
+  const table = (name: string) => quoteLiteral(`${quoteIdentifier(schema)}.${name}`);
+  const [[legacy, log] = []] = await run(
+    sql,
+    `select to_regclass(${table("_migrations")}) is not null,
+            to_regclass(${table("_migration_log")}) is not null`,
   );
-  if (hasSchema && hasLegacy && hasLog) return;
+  return { legacy: legacy === true, log: log === true };
+}
+
+/**
+ * Makes the schema and its bookkeeping tables where missing. Only where missing: CREATE ... IF NOT
+ * EXISTS checks the CREATE privilege (on the database, on the schema) before it looks, so a role
+ * that may use an up-to-date schema but not create in it (least privilege) would be refused for
+ * nothing.
+ */
+async function createBookkeeping(
+  connection: ReservedConnection,
+  schema: string,
+): Promise<Bookkeeping> {
+  const found = await findBookkeeping(connection, schema);
+  if (found.legacy && found.log) return found;
+  const schemaId = quoteIdentifier(schema);
   await run(
     connection,
     `set client_min_messages = warning;
@@ -210,20 +229,16 @@ async function createBookkeeping(connection: ReservedConnection, schema: string)
      );
      reset client_min_messages;`,
   );
+  return { legacy: true, log: true };
 }
 
-/** Reads both bookkeeping tables; either may be missing (a fresh schema, or one only 0.1.0 has migrated). */
+/** Reads the bookkeeping tables that exist; either may be missing (a fresh schema, or one only 0.1.0 has migrated). */
 async function readState(
   sql: { unsafe: ReservedConnection["unsafe"] },
   schema: string,
+  { legacy, log }: Bookkeeping,
 ): Promise<SchemaState> {
   const schemaId = quoteIdentifier(schema);
-  const table = (name: string) => quoteLiteral(`${schemaId}.${name}`);
-  const [[legacy, log] = []] = await run(
-    sql,
-    `select to_regclass(${table("_migrations")}) is not null,
-            to_regclass(${table("_migration_log")}) is not null`,
-  );
   const sources: string[] = [];
   if (log) sources.push(`select version, min_client_version from ${schemaId}._migration_log`);
   if (legacy) {
