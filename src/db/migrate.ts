@@ -232,7 +232,10 @@ async function createBookkeeping(
   return { legacy: true, log: true };
 }
 
-/** Reads the bookkeeping tables that exist; either may be missing (a fresh schema, or one only 0.1.0 has migrated). */
+/**
+ * Reads the bookkeeping tables that exist; either may be missing (a fresh schema, or one only
+ * 0.1.0 has migrated).
+ */
 async function readState(
   sql: { unsafe: ReservedConnection["unsafe"] },
   schema: string,
