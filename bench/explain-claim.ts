@@ -43,6 +43,7 @@ import {
   type Conn,
   type Param,
 } from "./lib/explain-kit.js";
+import { withPagesPackedFull } from "./lib/packed-pages.js";
 import { quoteIdentifier } from "../src/db/identifiers.js";
 import { migrate } from "../src/db/migrate.js";
 import { PLANNED_PER_CALL, Queries, type QueryName } from "../src/db/queries.js";
@@ -449,11 +450,13 @@ async function load(conn: Conn): Promise<void> {
   );
 
   // Finished jobs spread over the past week, three in four in 'emails': 80% completed,
-  // 10% failed (five attempts, one error), 10% cancelled.
+  // 10% failed (five attempts, one error), 10% cancelled. On pages packed full, as a production
+  // table holds them (lib/packed-pages.ts).
   await step(
     `insert ${FINISHED.toLocaleString("en")} finished jobs`,
     () =>
-      conn.unsafe(`
+      withPagesPackedFull(conn, jobs, () =>
+        conn.unsafe(`
       insert into ${jobs} (id, queue, state, priority, run_at, payload, attributes, attempt, result,
                            errors, created_at, started_at, finished_at)
       select ${s}.uuid_v7(),
@@ -475,6 +478,7 @@ async function load(conn: Conn): Promise<void> {
       cross join lateral (
         select now() - interval '7 days 1 hour' + (i * interval '7 days') / ${FINISHED} as at
       ) t`),
+      ),
     true,
   );
 

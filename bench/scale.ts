@@ -21,6 +21,7 @@ import postgres from "postgres";
 import { connect } from "../src/index.js";
 import { Queries, type Db, type LeaseRef } from "../src/db/queries.js";
 import { writeFormatted } from "./lib/formatted.ts";
+import { withPagesPackedFull } from "./lib/packed-pages.ts";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const QUEUED = Number(process.env.SCALE_QUEUED ?? 1_000_000);
@@ -46,36 +47,26 @@ const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /**
- * Adds `count` jobs of queue "scale" in `state`, indexes from `from`, in chunks of 500,000.
- * Finished jobs are written with pages packed full, as migration 0011 copies them: the table's
- * fillfactor (50 since 0011) leaves room for a claim's and an ack's row versions, which a job
- * written straight as finished never gets, so at 50 they would take twice the pages a vacuumed
- * production table gives them. A checkpoint follows, so the measurement does not pay for
- * writing out the fill.
+ * Adds `count` jobs of queue "scale" in `state`, indexes from `from`, in chunks of 500,000;
+ * finished ones on pages packed full (see lib/packed-pages.ts). A checkpoint follows, so the
+ * measurement does not pay for writing out the fill.
  */
 async function fill(state: "queued" | "completed", from: number, count: number): Promise<void> {
-  const [{ options }] = await sql.unsafe<[{ options: string[] | null }]>(
-    `select reloptions as options from pg_class where oid = '${t("_jobs")}'::regclass`,
-  );
-  if (state === "completed") await sql.unsafe(`alter table ${t("_jobs")} set (fillfactor = 100)`);
-  for (let start = 0; start < count; start += 500_000) {
-    const n = Math.min(500_000, count - start);
-    await sql.unsafe(
-      `insert into ${t("_jobs")} (queue, state, payload, attempt, result, started_at, finished_at, run_at)
-       select 'scale', $1::${t("job_state")}, jsonb_build_object('i', g), $2::int, $3::text::jsonb,
-              $4::timestamptz, $4::timestamptz, now() - interval '1 hour' + g * interval '1 microsecond'
-       from generate_series($5::int, $5::int + $6::int - 1) g`,
-      state === "completed"
-        ? [state, 1, "null", new Date().toISOString(), from + start, n]
-        : [state, 0, null, null, from + start, n],
-    );
-  }
-  const fillfactor = options?.find((o) => o.startsWith("fillfactor="));
-  await sql.unsafe(
-    fillfactor
-      ? `alter table ${t("_jobs")} set (${fillfactor})`
-      : `alter table ${t("_jobs")} reset (fillfactor)`,
-  );
+  const write = async (): Promise<void> => {
+    for (let start = 0; start < count; start += 500_000) {
+      const n = Math.min(500_000, count - start);
+      await sql.unsafe(
+        `insert into ${t("_jobs")} (queue, state, payload, attempt, result, started_at, finished_at, run_at)
+         select 'scale', $1::${t("job_state")}, jsonb_build_object('i', g), $2::int, $3::text::jsonb,
+                $4::timestamptz, $4::timestamptz, now() - interval '1 hour' + g * interval '1 microsecond'
+         from generate_series($5::int, $5::int + $6::int - 1) g`,
+        state === "completed"
+          ? [state, 1, "null", new Date().toISOString(), from + start, n]
+          : [state, 0, null, null, from + start, n],
+      );
+    }
+  };
+  await (state === "completed" ? withPagesPackedFull(sql, t("_jobs"), write) : write());
   await sql.unsafe(`vacuum analyze ${t("_jobs")}`);
   await sql.unsafe(`checkpoint`).catch((error: { code?: string }) => {
     if (error.code !== "42501") throw error;
