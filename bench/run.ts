@@ -168,7 +168,13 @@ async function measure(
     case "wake-busy": {
       // The load: 1 × 10 workers of the same library and setting draining a deep backlog in a
       // schema of its own, started before the idle worker and still running when it is done.
-      const load = { ...task, schema: `${task.schema}_load`, jobs: options.jobs * 20 };
+      // At least 200,000 jobs: the fastest drain (~60,000 jobs/s) must outlast the idle worker's
+      // start, its second of idling and the sends (`--quick`'s 40,000 were gone in 1.3 s).
+      const load = {
+        ...task,
+        schema: `${task.schema}_load`,
+        jobs: Math.max(options.jobs * 20, 200_000),
+      };
       const outcome = await underLoad(node, load, 1, timeout, () =>
         runTask(node, { ...task, kind: "wake", capMs: options.wakeCapMs }, timeout),
       );
