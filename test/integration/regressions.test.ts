@@ -47,20 +47,20 @@ dbTest(
     const client = await connect();
     const q = await client.createQueue<number>("buffered", { maxAttempts: 1 });
     await q.sendMany([1, 2, 3, 4, 5].map((payload) => ({ payload })));
+    const delivered = signal();
     const loop = (async () => {
       for await (const job of q.receive({ batch: 5 })) {
         assert.equal(job.payload, 1);
+        delivered.resolve();
         await once(job.signal, "abort"); // busy with job 1 until the client closes
         return;
       }
     })();
-    await within(
-      (async () => {
-        while ((await q.stats()).running < 5) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      5000,
-      "the batch of five to be claimed",
-    );
+    // Close only once job 1 is in the consumer's hands. (Waiting for the database to show five
+    // running jobs raced: the claim commits before the iterator yields, and a close in between
+    // rightly hands back all five, job 1 included.) One claim took the whole batch.
+    await within(delivered.promise, 5000, "job 1 to be delivered");
+    assert.equal((await q.stats()).running, 5, "the batch of five claimed by one claim");
     await client.close({ timeout: 200 });
     await loop;
     const rows = await admin.unsafe(
