@@ -13,9 +13,11 @@ dbTest(
     const [a, b, consumer] = await Promise.all([connect(), connect(), connect()]);
     await a.createQueue<number>("bounded", { maxSize: 5 });
     const runs = new Map<number, number>();
+    const allRan = signal();
     consumer.queue<number>("bounded").work(
       async (job) => {
         runs.set(job.payload, (runs.get(job.payload) ?? 0) + 1);
+        if (runs.size === 100) allRan.resolve();
         await new Promise((resolve) => setTimeout(resolve, 5)); // a slow consumer
       },
       { concurrency: 2 },
@@ -36,13 +38,7 @@ dbTest(
       }),
     );
     await within(Promise.all(producers), 60_000, "every send to land");
-    await within(
-      (async () => {
-        while (runs.size < 100) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      30_000,
-      "every job to run",
-    );
+    await within(allRan.promise, 30_000, "every job to run");
     sampling = false;
     await sampler;
     assert.ok(peak <= 5, `the unfinished count reached ${peak}`);

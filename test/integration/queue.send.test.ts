@@ -6,7 +6,7 @@ import {
   ValidationError,
   type Client,
 } from "../../src/index.js";
-import { dbTest, within } from "../helpers/db.js";
+import { dbTest, signal, within } from "../helpers/db.js";
 
 async function jobCount(admin: postgres.Sql, schema: string): Promise<number> {
   const { n } = (
@@ -76,7 +76,13 @@ dbTest(
     const client = await connect({ sql: sql as never });
     const q = await client.createQueue("many");
     const notices: string[] = [];
-    await admin.listen(`${schema}:ready`, (payload) => notices.push(payload));
+    let announced = 0;
+    const allAnnounced = signal();
+    await admin.listen(`${schema}:ready`, (payload) => {
+      notices.push(payload);
+      announced += (JSON.parse(payload) as { n: number }).n;
+      if (announced >= 200) allAnnounced.resolve();
+    });
     statements.length = 0;
     const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => q.send(i)));
     assert.equal(new Set(ids).size, 200);
@@ -84,14 +90,7 @@ dbTest(
     assert.ok(inserts <= 4, `200 concurrent sends took ${inserts} insert statements`);
     assert.equal(await jobCount(admin, schema), 200);
     // One NOTIFY per statement, carrying how many jobs became ready.
-    await within(
-      (async () => {
-        while (notices.reduce((n, p) => n + (JSON.parse(p) as { n: number }).n, 0) < 200)
-          await new Promise((r) => setTimeout(r, 10));
-      })(),
-      5000,
-      "ready notifications for 200 jobs",
-    );
+    await within(allAnnounced.promise, 5000, "ready notifications for 200 jobs");
     assert.equal(notices.length, inserts);
   },
 );
@@ -160,7 +159,11 @@ dbTest(
     const client = await connect();
     const q = await client.createQueue("tx");
     const notices: string[] = [];
-    await admin.listen(`${schema}:ready`, (payload) => notices.push(payload));
+    const notified = signal();
+    await admin.listen(`${schema}:ready`, (payload) => {
+      notices.push(payload);
+      notified.resolve();
+    });
     const sql = postgres(url, { max: 2, onnotice: () => undefined });
     try {
       let id = "";
@@ -172,13 +175,7 @@ dbTest(
         assert.equal(notices.length, 0, "no NOTIFY before commit");
       });
       assert.equal((await q.get(id))?.state, "queued");
-      await within(
-        (async () => {
-          while (notices.length === 0) await new Promise((r) => setTimeout(r, 5));
-        })(),
-        5000,
-        "the NOTIFY after commit",
-      );
+      await within(notified.promise, 5000, "the NOTIFY after commit");
     } finally {
       await sql.end();
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ValidationError } from "../../src/index.js";
-import { dbTest, within } from "../helpers/db.js";
+import { dbTest, signal, within } from "../helpers/db.js";
 
 dbTest(
   "SQL can enqueue with <schema>.send(queue, payload, options), and a worker runs it",
@@ -37,18 +37,13 @@ dbTest(
     create trigger orders_enqueue_email after insert on "${schema}".orders
       for each row execute function "${schema}".orders_enqueue_email();`);
     const handled: number[] = [];
+    const both = signal();
     q.work(async (job) => {
-      handled.push(job.payload.order);
+      if (handled.push(job.payload.order) === 2) both.resolve();
       return "emailed";
     });
     await admin.unsafe(`insert into "${schema}".orders (email) values ('a@b.c'), ('d@e.f')`);
-    await within(
-      (async () => {
-        while (handled.length < 2) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      5000,
-      "both order emails",
-    );
+    await within(both.promise, 5000, "both order emails");
     assert.deepEqual(handled.sort(), [1, 2]);
     // Rolled back: no order, no job.
     await admin
