@@ -102,12 +102,13 @@ dbTest(
     const client = await connect();
     const q = await client.createQueue<number>("batches", { maxSize: 3 });
     const order: number[] = [];
+    const allRan = signal();
     let peak = 0;
     q.work(
       async (job) => {
         const [row] = await admin.unsafe<Array<{ n: number }>>(unfinished(schema, "batches"));
         peak = Math.max(peak, row!.n);
-        order.push(job.payload);
+        if (order.push(job.payload) === 10) allRan.resolve();
       },
       { concurrency: 1 },
     );
@@ -117,13 +118,7 @@ dbTest(
       "all ten",
     );
     assert.equal(new Set(ids).size, 10);
-    await within(
-      (async () => {
-        while (order.length < 10) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      10_000,
-      "all ten to run",
-    );
+    await within(allRan.promise, 10_000, "all ten to run");
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.ok(peak <= 3, `the unfinished count reached ${peak}`);
   },
