@@ -177,9 +177,13 @@ async function measure(
       };
       const outcome = await underLoad(node, load, 1, timeout, () =>
         runTask(node, { ...task, kind: "wake", capMs: options.wakeCapMs }, timeout),
-      );
+      ).finally(() => dropLoad(url, load.schema)); // its jobs are counted: free the disk now
       if (!outcome.loadRunning) {
-        throw new Error("wake-busy: the load drained before the wake-up measurement ended");
+        const why = "wake-busy: the load drained before the wake-up measurement ended";
+        // A smoke run checks that the harness works and no job is lost, not the figure; on a
+        // machine fast enough to drain 200,000 jobs first, it says so instead of failing.
+        if (!options.quick) throw new Error(why);
+        console.warn(`  ${why} (--quick: the figure is not under load)`);
       }
       return outcome;
     }
@@ -196,6 +200,15 @@ async function database(): Promise<{ url: string; embedded: boolean; stop(): Pro
   const { startEmbedded } = await import("../test/helpers/embedded.ts");
   const server = await startEmbedded();
   return { url: server.url, embedded: true, stop: () => server.stop() };
+}
+
+async function dropLoad(url: string, schema: string): Promise<void> {
+  const sql = harnessSql(url);
+  try {
+    await dropSchema(sql, schema);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 async function dropAll(url: string): Promise<void> {

@@ -70,7 +70,9 @@ async function fill(state: "queued" | "completed", from: number, count: number):
   await sql.unsafe(`vacuum analyze ${t("_jobs")}`);
   await sql.unsafe(`checkpoint`).catch((error: { code?: string }) => {
     if (error.code !== "42501") throw error;
-    console.log("# no CHECKPOINT after the fill: it needs a superuser or pg_checkpoint");
+    console.log(
+      "# no CHECKPOINT after the fill: it needs a superuser (or pg_checkpoint, PostgreSQL 15+)",
+    );
   });
 }
 

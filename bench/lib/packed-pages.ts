@@ -16,15 +16,23 @@ export async function withPagesPackedFull<T>(
   write: () => Promise<T>,
 ): Promise<T> {
   const [{ options }] = await sql.unsafe<[{ options: string[] | null }]>(
-    `select reloptions as options from pg_class where oid = '${table}'::regclass`,
+    `select reloptions as options from pg_class where oid = $1::regclass`,
+    [table],
   );
   const own = options?.find((option) => option.startsWith("fillfactor="));
-  await sql.unsafe(`alter table ${table} set (fillfactor = 100)`);
-  try {
-    return await write();
-  } finally {
-    await sql.unsafe(
+  const restore = (): Promise<unknown> =>
+    sql.unsafe(
       own ? `alter table ${table} set (${own})` : `alter table ${table} reset (fillfactor)`,
     );
+  await sql.unsafe(`alter table ${table} set (fillfactor = 100)`);
+  let written: T;
+  try {
+    written = await write();
+  } catch (error) {
+    // The write's error is the one to report; a restore on a broken connection fails too.
+    await restore().catch(() => undefined);
+    throw error;
   }
+  await restore();
+  return written;
 }
