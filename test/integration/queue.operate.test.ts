@@ -24,8 +24,16 @@ dbTest(
       if (job.payload === "fail") throw new Error("no");
       return job.payload;
     });
-    // Each completion settles once its job's outcome is committed (the fail one rejects).
-    await within(Promise.allSettled(ids.map((id) => q.completion(id))), 5000, "three jobs done");
+    // Each completion settles once its job's outcome is committed.
+    const outcomes = await within(
+      Promise.allSettled(ids.map((id) => q.completion(id))),
+      5000,
+      "three jobs done",
+    );
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === "fulfilled" ? o.value : o.reason.constructor)),
+      ["ok", "ok", JobFailedError],
+    );
     await worker.stop();
     assert.equal(done, 3);
     assert.deepEqual(await q.stats(), {
