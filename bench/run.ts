@@ -177,7 +177,7 @@ async function measure(
       };
       const outcome = await underLoad(node, load, 1, timeout, () =>
         runTask(node, { ...task, kind: "wake", capMs: options.wakeCapMs }, timeout),
-      ).finally(() => dropLoad(url, load.schema)); // its jobs are counted: free the disk now
+      ).finally(() => dropSchemas(url, [load.schema])); // its jobs are counted: free the disk now
       if (!outcome.loadRunning) {
         const why = "wake-busy: the load drained before the wake-up measurement ended";
         // A smoke run checks that the harness works and no job is lost, not the figure; on a
@@ -202,26 +202,21 @@ async function database(): Promise<{ url: string; embedded: boolean; stop(): Pro
   return { url: server.url, embedded: true, stop: () => server.stop() };
 }
 
-async function dropLoad(url: string, schema: string): Promise<void> {
+async function dropSchemas(url: string, schemas: string[]): Promise<void> {
   const sql = harnessSql(url);
   try {
-    await dropSchema(sql, schema);
+    for (const schema of schemas) await dropSchema(sql, schema);
   } finally {
     await sql.end({ timeout: 5 });
   }
 }
 
-async function dropAll(url: string): Promise<void> {
-  const sql = harnessSql(url);
-  try {
-    for (const library of LIBRARIES)
-      for (const setting of SETTINGS) {
-        await dropSchema(sql, schemaFor(library, setting));
-        await dropSchema(sql, `${schemaFor(library, setting)}_load`); // wake-busy's load
-      }
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
+/** Every schema the harness makes: each library and setting's own, and wake-busy's load. */
+function dropAll(url: string): Promise<void> {
+  const schemas = LIBRARIES.flatMap((library) =>
+    SETTINGS.map((setting) => schemaFor(library, setting)),
+  );
+  return dropSchemas(url, [...schemas, ...schemas.map((schema) => `${schema}_load`)]);
 }
 
 async function main(): Promise<number> {

@@ -25,14 +25,11 @@ export async function withPagesPackedFull<T>(
       own ? `alter table ${table} set (${own})` : `alter table ${table} reset (fillfactor)`,
     );
   await sql.unsafe(`alter table ${table} set (fillfactor = 100)`);
-  let written: T;
-  try {
-    written = await write();
-  } catch (error) {
+  const written = await write().catch(async (error: unknown) => {
     // The write's error is the one to report; a restore on a broken connection fails too.
     await restore().catch(() => undefined);
     throw error;
-  }
+  });
   await restore();
   return written;
 }
