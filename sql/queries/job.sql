@@ -51,8 +51,12 @@ from /*schema*/_claim($1::text, $2::integer, $3::text);
 with queue as (
   -- clock_timestamp(), read once (a CTE with a volatile call is computed once): the start and
   -- lease of the claimed jobs, as _claim does (migration 0010).
-  select lease_ms, set_config('synchronous_commit', 'off', true), clock_timestamp() as claimed_at
-  from /*schema*/_queues where name = $1::text
+  -- One lease token for the whole claim, as _claim draws it (migration 0012).
+  select lease_ms, set_config('synchronous_commit', 'off', true), c.claimed_at,
+         c.claimed_at + lease_ms * interval '1 millisecond' as expires_at,
+         gen_random_uuid() as token
+  from /*schema*/_queues, (select clock_timestamp() as claimed_at) c
+  where name = $1::text
 ), picked as (
   select id
   from /*schema*/_jobs
@@ -77,8 +81,8 @@ with queue as (
   update /*schema*/_jobs j
   set state = 'running',
       attempt = j.attempt + 1,
-      lease_token = gen_random_uuid(),
-      lease_expires_at = queue.claimed_at + queue.lease_ms * interval '1 millisecond',
+      lease_token = queue.token,
+      lease_expires_at = queue.expires_at,
       leased_by = $3::text,
       started_at = queue.claimed_at
   from queue
@@ -90,8 +94,7 @@ with queue as (
 )
 select c.id::text, c.payload::text, c.attributes::text, c.attempt, c.lease_token::text, c.lease_ms,
        -- since it became runnable: the wake-up latency metric
-       greatest(0, extract(epoch from c.claimed_at - c.run_at) * 1000)::double precision
-         as waited_ms,
+       greatest(0, date_part('epoch', c.claimed_at - c.run_at) * 1000) as waited_ms,
        c.lease_expires_at,
        -- the producer's trace context (migration 0004), for the worker's span link
        c.trace_context,

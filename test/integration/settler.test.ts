@@ -71,3 +71,53 @@ dbTest(
     assert.equal((await q.get(acked!.id))?.result, "done");
   },
 );
+
+for (const [kind, filter] of [
+  ["a claim", null],
+  ["a filtered claim", { team: "a" }],
+] as const) {
+  dbTest(
+    `${kind}'s jobs share one lease token; claimed again, a job gets a new one that fences the old`,
+    async ({ connect, admin, schema }) => {
+      const client = await connect();
+      const q = await client.createQueue("shared");
+      await q.sendMany(
+        [1, 2, 3].map((payload) => ({ payload, options: { attributes: { team: "a" } } })),
+      );
+      const queries = new Queries(schema, false);
+      const db = admin as unknown as Db;
+      const claimed = (await queries.claimJobs(db, "shared", 3, "first", filter)).rows;
+      assert.equal(claimed.length, 3);
+      const token = claimed[0]!.leaseToken;
+      assert.match(token, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.deepEqual(
+        claimed.map((row) => row.leaseToken),
+        [token, token, token],
+      );
+      const expiry = claimed[0]!.leaseExpiresAt.getTime();
+      assert.ok(claimed.every((row) => row.leaseExpiresAt.getTime() === expiry));
+      assert.ok(claimed.every((row) => row.waitedMs >= 0 && Number.isFinite(row.waitedMs)));
+
+      // The first job's lease lapses and another claim takes it: a token of its own.
+      const [lapsed, ...mates] = claimed;
+      await admin.unsafe(
+        `update "${schema}"._jobs set state = 'queued', lease_expires_at = null where id = $1`,
+        [lapsed!.id],
+      );
+      const [again] = (await queries.claimJobs(db, "shared", 3, "second", filter)).rows;
+      assert.equal(again!.id, lapsed!.id);
+      assert.notEqual(again!.leaseToken, token);
+
+      // The old token no longer settles the job claimed again; its claim-mates' leases stand.
+      const settler = new Settler(queries, db);
+      const outcomes = await Promise.all([
+        settler.complete(lapsed!.id, token, '"stale"'),
+        ...mates.map((row) => settler.complete(row.id, row.leaseToken, '"mate"')),
+        settler.complete(again!.id, again!.leaseToken, '"current"'),
+      ]);
+      assert.deepEqual(outcomes, [false, true, true, true]);
+      const results = await Promise.all(claimed.map(async (row) => (await q.get(row.id))?.result));
+      assert.deepEqual(results, ["current", "mate", "mate"]);
+    },
+  );
+}
