@@ -51,10 +51,11 @@ from /*schema*/_claim($1::text, $2::integer, $3::text);
 with queue as (
   -- clock_timestamp(), read once (a CTE with a volatile call is computed once): the start and
   -- lease of the claimed jobs, as _claim does (migration 0010).
-  -- One lease token for the whole claim, as _claim draws it (migration 0012).
+  -- One random draw for the whole claim, from which each job's token is derived, as _claim
+  -- does (migration 0012).
   select lease_ms, set_config('synchronous_commit', 'off', true), c.claimed_at,
          c.claimed_at + lease_ms * interval '1 millisecond' as expires_at,
-         gen_random_uuid() as token
+         uuid_send(gen_random_uuid()) as secret
   from /*schema*/_queues, (select clock_timestamp() as claimed_at) c
   where name = $1::text
 ), picked as (
@@ -81,7 +82,8 @@ with queue as (
   update /*schema*/_jobs j
   set state = 'running',
       attempt = j.attempt + 1,
-      lease_token = queue.token,
+      lease_token =
+        encode(substring(sha256(queue.secret || uuid_send(j.id)) from 1 for 16), 'hex')::uuid,
       lease_expires_at = queue.expires_at,
       leased_by = $3::text,
       started_at = queue.claimed_at

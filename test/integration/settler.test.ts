@@ -77,47 +77,53 @@ for (const [kind, filter] of [
   ["a filtered claim", { team: "a" }],
 ] as const) {
   dbTest(
-    `${kind}'s jobs share one lease token; claimed again, a job gets a new one that fences the old`,
+    `${kind} gives each job a token of its own: one job's token settles no other, nor the same job claimed again`,
     async ({ connect, admin, schema }) => {
       const client = await connect();
-      const q = await client.createQueue("shared");
+      const q = await client.createQueue("derived");
       await q.sendMany(
         [1, 2, 3].map((payload) => ({ payload, options: { attributes: { team: "a" } } })),
       );
       const queries = new Queries(schema, false);
       const db = admin as unknown as Db;
-      const claimed = (await queries.claimJobs(db, "shared", 3, "first", filter)).rows;
+      const claimed = (await queries.claimJobs(db, "derived", 3, "first", filter)).rows;
       assert.equal(claimed.length, 3);
-      const token = claimed[0]!.leaseToken;
-      assert.match(token, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      assert.deepEqual(
-        claimed.map((row) => row.leaseToken),
-        [token, token, token],
+      for (const row of claimed)
+        assert.match(row.leaseToken, /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/);
+      assert.equal(new Set(claimed.map((row) => row.leaseToken)).size, 3, "distinct tokens");
+      // The tokens the database holds are the ones the claim handed out.
+      const stored = await admin.unsafe<Array<{ id: string; token: string }>>(
+        `select id::text, lease_token::text as token from "${schema}"._jobs where id = any($1::uuid[])`,
+        [claimed.map((row) => row.id)],
       );
-      const expiry = claimed[0]!.leaseExpiresAt.getTime();
-      assert.ok(claimed.every((row) => row.leaseExpiresAt.getTime() === expiry));
-      assert.ok(claimed.every((row) => row.waitedMs >= 0 && Number.isFinite(row.waitedMs)));
+      assert.deepEqual(
+        new Map(stored.map((row) => [row.id, row.token])),
+        new Map(claimed.map((row) => [row.id, row.leaseToken])),
+      );
 
-      // The first job's lease lapses and another claim takes it: a token of its own.
-      const [lapsed, ...mates] = claimed;
+      // The first job's lease lapses and another claim takes it: a new token.
+      const [lapsed, mate, other] = claimed;
       await admin.unsafe(
         `update "${schema}"._jobs set state = 'queued', lease_expires_at = null where id = $1`,
         [lapsed!.id],
       );
-      const [again] = (await queries.claimJobs(db, "shared", 3, "second", filter)).rows;
+      const [again] = (await queries.claimJobs(db, "derived", 3, "second", filter)).rows;
       assert.equal(again!.id, lapsed!.id);
-      assert.notEqual(again!.leaseToken, token);
+      assert.ok(!claimed.some((row) => row.leaseToken === again!.leaseToken), "a new token");
 
-      // The old token no longer settles the job claimed again; its claim-mates' leases stand.
+      // In one statement: the stale token, and one claim-mate's token on another job, are refused;
+      // the current leases apply.
       const settler = new Settler(queries, db);
       const outcomes = await Promise.all([
-        settler.complete(lapsed!.id, token, '"stale"'),
-        ...mates.map((row) => settler.complete(row.id, row.leaseToken, '"mate"')),
+        settler.complete(lapsed!.id, lapsed!.leaseToken, '"stale"'),
+        settler.complete(other!.id, mate!.leaseToken, '"borrowed"'),
+        settler.complete(mate!.id, mate!.leaseToken, '"mate"'),
         settler.complete(again!.id, again!.leaseToken, '"current"'),
       ]);
-      assert.deepEqual(outcomes, [false, true, true, true]);
+      assert.deepEqual(outcomes, [false, false, true, true]);
+      assert.equal(await settler.complete(other!.id, other!.leaseToken, '"own"'), true);
       const results = await Promise.all(claimed.map(async (row) => (await q.get(row.id))?.result));
-      assert.deepEqual(results, ["current", "mate", "mate"]);
+      assert.deepEqual(results, ["current", "mate", "own"]);
     },
   );
 }
