@@ -123,7 +123,7 @@ trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD 
 trigger CREATE TRIGGER _schedules_changed AFTER INSERT OR DELETE OR UPDATE OF cron, every_ms, timezone ON _schedules FOR EACH STATEMENT EXECUTE FUNCTION _schedules_changed()
 function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
 function _check_payload(payload jsonb) md5 6ff978492c8b18de1d03f167c6fc9b5f
-function _claim(queue text, lim integer, consumer text) md5 d5bd5a2ddd55a41e7970450c0f0ee4a9
+function _claim(queue text, lim integer, consumer text) md5 bf780bdd5f5c7165bfc466aa294dec77
 function _claim_pick(queue text, lim integer) md5 9eb4678ee25e324f0c507a1cbe5bb3c5
 function _describe(v jsonb) md5 b7a2861af98245ea0b31d38381313ab6
 function _enqueue(jobs jsonb, atomic boolean) md5 18c331a46d16068140a9a162d45cb696

@@ -55,7 +55,7 @@ with queue as (
   -- does (migration 0012).
   select lease_ms, set_config('synchronous_commit', 'off', true), c.claimed_at,
          c.claimed_at + lease_ms * interval '1 millisecond' as expires_at,
-         uuid_send(gen_random_uuid()) as secret
+         uuid_send(gen_random_uuid()) as claim_draw
   from /*schema*/_queues, (select clock_timestamp() as claimed_at) c
   where name = $1::text
 ), picked as (
@@ -82,8 +82,12 @@ with queue as (
   update /*schema*/_jobs j
   set state = 'running',
       attempt = j.attempt + 1,
-      lease_token =
-        encode(substring(sha256(queue.secret || uuid_send(j.id)) from 1 for 16), 'hex')::uuid,
+      -- as _claim derives it (migration 0012): sha256(draw || id) marked as a UUIDv8
+      lease_token = encode(overlay(overlay(
+                      substring(sha256(queue.claim_draw || uuid_send(j.id)) from 1 for 16)
+                      placing decode('80', 'hex') from 7 for 1)
+                    placing decode('80', 'hex') from 9 for 1),
+                    'hex')::uuid,
       lease_expires_at = queue.expires_at,
       leased_by = $3::text,
       started_at = queue.claimed_at

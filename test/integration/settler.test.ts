@@ -88,9 +88,14 @@ for (const [kind, filter] of [
       const db = admin as unknown as Db;
       const claimed = (await queries.claimJobs(db, "derived", 3, "first", filter)).rows;
       assert.equal(claimed.length, 3);
-      for (const row of claimed)
-        assert.match(row.leaseToken, /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/);
+      // UUIDv8 (version 8, RFC variant), so that strict validators accept them.
+      const v8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+      for (const row of claimed) assert.match(row.leaseToken, v8);
       assert.equal(new Set(claimed.map((row) => row.leaseToken)).size, 3, "distinct tokens");
+      // The lease's expiry is computed once per claim; the wait time is a float.
+      const expiry = claimed[0]!.leaseExpiresAt.getTime();
+      assert.ok(claimed.every((row) => row.leaseExpiresAt.getTime() === expiry));
+      assert.ok(claimed.every((row) => row.waitedMs >= 0 && Number.isFinite(row.waitedMs)));
       // The tokens the database holds are the ones the claim handed out.
       const stored = await admin.unsafe<Array<{ id: string; token: string }>>(
         `select id::text, lease_token::text as token from "${schema}"._jobs where id = any($1::uuid[])`,
