@@ -123,13 +123,14 @@ trigger CREATE TRIGGER _jobs_after_update AFTER UPDATE ON _jobs REFERENCING OLD 
 trigger CREATE TRIGGER _schedules_changed AFTER INSERT OR DELETE OR UPDATE OF cron, every_ms, timezone ON _schedules FOR EACH STATEMENT EXECUTE FUNCTION _schedules_changed()
 function _admit(queue text, max_size integer) md5 3529048a7a4f7edee3554bf6ff0d8b59
 function _check_payload(payload jsonb) md5 6ff978492c8b18de1d03f167c6fc9b5f
-function _claim(queue text, lim integer, consumer text) md5 bf780bdd5f5c7165bfc466aa294dec77
+function _claim(queue text, lim integer, consumer text) md5 6d989f49e9e5376b0850deff99ccd77f
 function _claim_pick(queue text, lim integer) md5 9eb4678ee25e324f0c507a1cbe5bb3c5
 function _describe(v jsonb) md5 b7a2861af98245ea0b31d38381313ab6
 function _enqueue(jobs jsonb, atomic boolean) md5 18c331a46d16068140a9a162d45cb696
 function _fire_schedule(name text, expected timestamp with time zone, next timestamp with time zone) md5 cc382fe0f4161b2b26e3dbad7d0a81f4
 function _jobs_after_insert() md5 3762f2dc1c19247b61bf91e63db669c5
 function _jobs_after_update() md5 1699a7a269d41d18b20f69c31ed9b21a
+function _lease_token(draw bytea, job_id uuid) md5 8be69607e27583ed823a93cc170b36b8
 function _notify_done(queue text, state job_state, ids uuid[]) md5 96f93c630cf61a6d8ad7935f7c4485eb
 function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
 function _schedules_changed() md5 167d11418c946c7f47c9f2f53068d938

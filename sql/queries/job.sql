@@ -82,12 +82,7 @@ with queue as (
   update /*schema*/_jobs j
   set state = 'running',
       attempt = j.attempt + 1,
-      -- as _claim derives it (migration 0012): sha256(draw || id) marked as a UUIDv8
-      lease_token = encode(overlay(overlay(
-                      substring(sha256(queue.claim_draw || uuid_send(j.id)) from 1 for 16)
-                      placing decode('80', 'hex') from 7 for 1)
-                    placing decode('80', 'hex') from 9 for 1),
-                    'hex')::uuid,
+      lease_token = /*schema*/_lease_token(queue.claim_draw, j.id),  -- as _claim (migration 0012)
       lease_expires_at = queue.expires_at,
       leased_by = $3::text,
       started_at = queue.claimed_at
