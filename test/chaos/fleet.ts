@@ -27,6 +27,8 @@ export interface HeapSample {
 export interface WorkerCounters extends HeapSample {
   executions: number;
   handlerErrors: number;
+  /** Handler statements on the workers' own pools given up as unanswered. */
+  sideTimeouts: number;
   acks: number;
   leaseLost: number;
   clientErrors: number;

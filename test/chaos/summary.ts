@@ -74,6 +74,11 @@ export function formatSummary(report: ChaosReport): string {
       ],
       ["hanging", `${verdict.hanging} completed promises`],
       [
+        "handler statements",
+        `${report.workers.reduce((n, w) => n + (w.sideTimeouts ?? 0), 0)} given up unanswered ` +
+          "(the workers' own pool, not pgwake's)",
+      ],
+      [
         "client errors",
         `producer: ${codes(report.producerErrors)}; workers: ${codes(workerErrors)}`,
       ],

@@ -26,7 +26,15 @@ const concurrency = Number(env("CHAOS_CONCURRENCY"));
 const workMs = Number(env("CHAOS_WORK_MS"));
 const pollMs = Number(env("CHAOS_POLL_MS"));
 
-const counters = { executions: 0, handlerErrors: 0, acks: 0, leaseLost: 0, clientErrors: 0 };
+const counters = {
+  executions: 0,
+  handlerErrors: 0,
+  /** Handler statements given up after {@link SIDE_TIMEOUT_MS} (see `side` below). */
+  sideTimeouts: 0,
+  acks: 0,
+  leaseLost: 0,
+  clientErrors: 0,
+};
 const errorCodes: Record<string, number> = {};
 
 const client = await connect({
@@ -57,25 +65,44 @@ const flush = setInterval(() => {
   acked = [];
 }, 100);
 
-// The handlers' own connections, as an app's would be: pgwake does not protect them.
+// The handlers' own connections, as an app's would be: pgwake does not protect them. So they
+// get what the README advises for a pool of one's own under postgres.js 3.4.9: no pipelining,
+// and a time limit on each statement. A statement the driver hands a connection whose socket
+// just failed is never answered (src/db/orphans.ts); without the limit its handler waited for
+// good, the worker heartbeated the job for the rest of the run, and CI once failed with that job
+// handed back only when the worker stopped.
+const SIDE_TIMEOUT_MS = 5000;
 const side = postgres(url, {
   max: concurrency,
+  max_pipeline: 0,
   onnotice: () => undefined,
   // postgres.js 3.4.9 drops the promise of its type fetch, so a connection cut during it (as
   // here, all the time) rejects unhandled and would crash this process: pgwake's pools skip the
   // fetch for that reason (src/db/pool-options.ts), and so does this one.
   fetch_types: false,
   connection: { application_name: "chaos handler" },
-});
+} as postgres.Options<Record<string, never>>);
 
 async function handle(job: Job<ChaosPayload, ChaosResult>): Promise<ChaosResult> {
   counters.executions++;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await side`insert into chaos.runs (job_id, attempt, pid)
-               values (${job.id}, ${job.attempt}, ${process.pid})`;
+    const insert = side`insert into chaos.runs (job_id, attempt, pid)
+                        values (${job.id}, ${job.attempt}, ${process.pid})`.execute();
+    const giveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        counters.sideTimeouts++;
+        reject(new Error(`the handler's insert had no answer after ${SIDE_TIMEOUT_MS} ms`));
+      }, SIDE_TIMEOUT_MS);
+    });
+    await Promise.race([insert, giveUp]);
   } catch (error) {
     counters.handlerErrors++;
-    throw error; // retried: this execution did not happen
+    // Retried. A statement that was given up may still run later: the run row then counts as an
+    // execution that did not complete the job, which at-least-once delivery allows.
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
   await new Promise((resolve) => setTimeout(resolve, Math.random() * workMs));
   return { digest: digestOf(job.payload), attempt: job.attempt, pid: process.pid };
