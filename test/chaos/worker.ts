@@ -9,8 +9,10 @@
  * applied (every 100 ms), `heap` when asked, and `stopped` with its counters when told to stop.
  * Reads `heap` and `stop` on stdin; stdin closing means the test died, and the worker exits.
  */
+import type { Socket } from "node:net";
 import { createInterface } from "node:readline";
 import postgres from "postgres";
+import { socketOpener } from "../../src/db/socket.js";
 import { connect, LeaseLostError, type Job } from "../../src/index.js";
 import { digestOf, QUEUE, type ChaosPayload, type ChaosResult } from "./jobs.js";
 
@@ -72,9 +74,22 @@ const flush = setInterval(() => {
 // good, the worker heartbeated the job for the rest of the run, and CI once failed with that job
 // handed back only when the worker stopped.
 const SIDE_TIMEOUT_MS = 5000;
+// Its sockets are opened through pgwake's opener (src/db/socket.ts) so that stop() can close
+// them: postgres.js reopens a connection for a statement still queued in a pool it is ending (one
+// given up below) and keeps it open after end() resolves, which kept a worker alive once in CI.
+// The opener also finds at once a connection the driver left unable to log in.
+const sideSockets = socketOpener();
+/** The side pool's sockets, so that a lingering worker can say whether one of them is open. */
+const sideOpened = new Set<Socket>();
 const side = postgres(url, {
   max: concurrency,
   max_pipeline: 0,
+  socket: async (options: Parameters<typeof sideSockets.open>[0]) => {
+    const socket = await sideSockets.open(options);
+    for (const old of sideOpened) if (old.destroyed) sideOpened.delete(old);
+    sideOpened.add(socket);
+    return socket;
+  },
   onnotice: () => undefined,
   // postgres.js 3.4.9 drops the promise of its type fetch, so a connection cut during it (as
   // here, all the time) rejects unhandled and would crash this process: pgwake's pools skip the
@@ -152,10 +167,15 @@ async function stop(): Promise<void> {
   clearInterval(flush);
   if (acked.length > 0) say({ event: "acked", ids: acked });
   await side.end({ timeout: 1 });
+  sideSockets.close();
   say({ event: "stopped", ...counters, errorCodes, ...heap() });
   // A closed client must let the process exit by itself; say what keeps it alive if not.
   setTimeout(() => {
-    say({ event: "lingering", resources: process.getActiveResourcesInfo() });
+    const sideOpen = [...sideOpened].filter((socket) => !socket.destroyed).length;
+    say({
+      event: "lingering",
+      resources: [...process.getActiveResourcesInfo(), `(side pool sockets open: ${sideOpen})`],
+    });
     process.exit(3);
   }, 5000).unref();
 }
