@@ -15,6 +15,7 @@ import type {
 } from "./types.ts";
 import { latency, rate } from "./stats.ts";
 import { sleep } from "./adapters/sql.ts";
+import { walPositionReader } from "./server-wal.ts";
 
 const send = (message: FromChild): void => {
   process.send!(message);
@@ -104,38 +105,58 @@ async function verifyHandled(adapter: Adapter, sent: number, tally: Tally): Prom
     : `${tally.count} of ${sent} jobs ran exactly once; the other ${counts.unfinished} still queued; none failed`;
 }
 
+/**
+ * Times `enqueue` and reads the WAL the server wrote meanwhile (the run has the server to itself):
+ * each enqueue's commit waits for that WAL to reach the disk.
+ */
+async function timedEnqueue(
+  task: Task,
+  adapter: Adapter,
+  ids: string[],
+  enqueue: () => Promise<void>,
+): Promise<Outcome> {
+  const wal = walPositionReader(task.url);
+  try {
+    const walAtStart = await wal.read();
+    const start = performance.now();
+    await enqueue();
+    const ms = performance.now() - start;
+    const walBytes = (await wal.read()) - walAtStart;
+    return {
+      ...rate(task.jobs, task.jobs, ms),
+      walBytesPerJob: Math.round(walBytes / task.jobs),
+      verified: await verifyEnqueued(adapter, task.jobs, ids),
+    };
+  } finally {
+    await wal.end();
+  }
+}
+
 async function enqueueOne(adapter: Adapter, task: Task): Promise<Outcome> {
   await adapter.open(true);
   const ids: string[] = new Array<string>(task.jobs);
   let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: task.producers }, async () => {
-      for (let i = next++; i < task.jobs; i = next++) ids[i] = await adapter.sendOne({ i });
-    }),
-  );
-  const ms = performance.now() - start;
-  return {
-    ...rate(task.jobs, task.jobs, ms),
-    verified: await verifyEnqueued(adapter, task.jobs, ids),
-  };
+  return timedEnqueue(task, adapter, ids, async () => {
+    await Promise.all(
+      Array.from({ length: task.producers }, async () => {
+        for (let i = next++; i < task.jobs; i = next++) ids[i] = await adapter.sendOne({ i });
+      }),
+    );
+  });
 }
 
 async function enqueueBulk(adapter: Adapter, task: Task): Promise<Outcome> {
   await adapter.open(true);
   const ids: string[] = [];
-  const start = performance.now();
-  for (let from = 0; from < task.jobs; from += task.bulkSize) {
-    const payloads = Array.from({ length: Math.min(task.bulkSize, task.jobs - from) }, (_, k) => ({
-      i: from + k,
-    }));
-    ids.push(...(await adapter.sendBulk(payloads)));
-  }
-  const ms = performance.now() - start;
-  return {
-    ...rate(task.jobs, task.jobs, ms),
-    verified: await verifyEnqueued(adapter, task.jobs, ids),
-  };
+  return timedEnqueue(task, adapter, ids, async () => {
+    for (let from = 0; from < task.jobs; from += task.bulkSize) {
+      const payloads = Array.from(
+        { length: Math.min(task.bulkSize, task.jobs - from) },
+        (_, k) => ({ i: from + k }),
+      );
+      ids.push(...(await adapter.sendBulk(payloads)));
+    }
+  });
 }
 
 async function prepare(adapter: Adapter, task: Task): Promise<Outcome> {

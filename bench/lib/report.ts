@@ -115,6 +115,22 @@ export const METRICS: Metric[] = [
     value: (o) => o.serverCpuMicrosPerJob,
   },
   {
+    id: "wal-enqueue-one",
+    label: "WAL written per job, enqueue one at a time",
+    unit: "bytes",
+    better: "lower",
+    workload: "enqueue-one",
+    value: (o) => o.walBytesPerJob,
+  },
+  {
+    id: "wal-enqueue-bulk",
+    label: "WAL written per job, enqueue in bulk",
+    unit: "bytes",
+    better: "lower",
+    workload: "enqueue-bulk",
+    value: (o) => o.walBytesPerJob,
+  },
+  {
     id: "wal-1",
     label: "WAL written per job, drain 1 × 10",
     unit: "bytes",
