@@ -437,6 +437,11 @@ export function normaliseSend(
   maxPayloadBytes: number,
   field = "send",
 ): NormalisedSend {
+  if (value === undefined) {
+    return withPayloadOnly(
+      toJsonText(payload, field === "send" ? "payload" : `${field}.payload`, maxPayloadBytes),
+    );
+  }
   const options = checkOptions<SendOptions>(value, `${field} options`, SEND_KEYS);
   const at = (key: string): string => `${field} options.${key}`;
   if (options.delay !== undefined && options.runAt !== undefined) {
@@ -469,6 +474,35 @@ export function normaliseSend(
   };
 }
 
+/**
+ * A send with no options. Its fields are those of {@link normaliseSend}'s answer, in the same
+ * order, so that both make objects of one shape.
+ */
+function withPayloadOnly(payloadText: string): NormalisedSend {
+  return {
+    payloadText,
+    delayMs: undefined,
+    runAt: undefined,
+    priority: undefined,
+    attributes: undefined,
+    key: undefined,
+    after: undefined,
+    maxAttempts: undefined,
+    tx: undefined,
+    signal: undefined,
+    timeoutMs: undefined,
+  };
+}
+
+/** Whether a `sendMany` item is `{ payload }` (options absent or undefined), the usual shape. */
+function isPayloadOnly(item: unknown): item is { payload: unknown } {
+  if (!isPlainObject(item) || !("payload" in item)) return false;
+  for (const key in item) {
+    if (key !== "payload" && !(key === "options" && item.options === undefined)) return false;
+  }
+  return true;
+}
+
 export interface ManyItem {
   payload: unknown;
   options?: SendOptions;
@@ -487,6 +521,16 @@ export function normaliseSendMany(
   checkOptions<SendOptions>(value, "sendMany options", BATCH_WIDE);
   const batch = normaliseSend(null, value, maxPayloadBytes, "sendMany");
   const jobs = items.map((item, index) => {
+    // The usual item, { payload }, without a field name made for each job (a bulk send of
+    // thousands: that and the checks of absent options were most of its garbage). A payload that
+    // fails its check goes the general way below, which names the item in its error.
+    if (isPayloadOnly(item)) {
+      try {
+        return withPayloadOnly(toJsonText(item.payload, "payload", maxPayloadBytes));
+      } catch {
+        // the general way throws the error, naming the item
+      }
+    }
     const field = `sendMany items[${index}]`;
     const entry = checkOptions<ManyItem>(item, field, MANY_ITEM_KEYS);
     if (!("payload" in entry)) {

@@ -331,3 +331,34 @@ test("sendMany: per-call options belong to the call, not to items", () => {
     /unknown option/,
   );
 });
+
+test("sendMany items of only a payload take the short way to the same answer, and errors name the item", () => {
+  const plain = normaliseSendMany(
+    [{ payload: { a: 1 } }, { payload: 2, options: undefined }],
+    undefined,
+    MiB,
+  );
+  const general = normaliseSend({ a: 1 }, {}, MiB, "sendMany items[0]");
+  assert.deepEqual(plain.jobs[0], general);
+  // One shape for both ways: the same keys in the same order.
+  assert.deepEqual(Object.keys(plain.jobs[1]!), Object.keys(general));
+  assert.equal(plain.jobs[1]!.payloadText, "2");
+  const withOptions = normaliseSendMany([{ payload: 1, options: { priority: 3 } }], undefined, MiB);
+  assert.equal(withOptions.jobs[0]!.priority, 3);
+  rejects(
+    () => normaliseSendMany([{ payload: 1 }, { payload: () => 1 }], undefined, MiB),
+    /^sendMany items\[1\]\.payload$/,
+    /JSON/,
+  );
+  rejects(
+    () => normaliseSendMany([{ payload: 1, extra: true }], undefined, MiB),
+    /sendMany items\[0\]\.extra/,
+    /unknown option/,
+  );
+  rejects(() => normaliseSendMany([{}], undefined, MiB), /items\[0\]\.payload/, /no payload/);
+  rejects(
+    () => normaliseSendMany([{ payload: 1, options: { tx: 1 } }], undefined, MiB),
+    /items\[0\]\.options\.tx/,
+    /whole sendMany call/,
+  );
+});
