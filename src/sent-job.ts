@@ -19,53 +19,65 @@ export interface Written {
 }
 
 /**
- * Tracks one job's write and gives out its completion promise. Ids are made on the client, so a
- * `completed` read before the insert returns registers interest before any worker can finish the
- * job; one read later registers and then reads the job's state.
+ * Follows one write of one or more jobs and gives out their completion promises. Ids are made on
+ * the client, so a `completed` read before the insert returns registers interest before any
+ * worker can finish a job; one read later registers and then reads the jobs' state.
+ *
+ * One reaction to the write for all the jobs of a `sendMany`, and nothing per job until someone
+ * reads `completed`: a bulk send of thousands made a tracker, a reaction and two closures per job.
  */
-class Tracked {
+class TrackedWrite {
   private state: "writing" | "written" | "failed" = "writing";
   private error: unknown;
   private xid: string | undefined;
-  private completion: Promise<Json> | undefined;
+  /** Interest was registered while writing: the write's end must be reported to it. */
+  private expecting = false;
+  private completions: Array<Promise<Json>> | undefined;
 
   constructor(
-    private id: string,
-    index: number,
+    /** The ids sent; once written, the actual ones (a held dedup key gives the holder's id). */
+    private ids: readonly string[],
     write: Promise<Written>,
     private readonly queue: string,
-    private readonly completions: Completions,
+    private readonly registry: Completions,
     inTransaction: boolean,
   ) {
     write.then(
       (written) => {
         this.state = "written";
-        const actual = written.ids[index]!;
-        if (actual !== id) {
-          // Deduplicated: this send is the unfinished job that already held the key.
-          this.id = actual;
-          completions.redirect(queue, id, actual);
-          return;
-        }
+        const sent = this.ids;
+        this.ids = written.ids;
         this.xid = inTransaction ? written.xid : undefined;
-        completions.confirm(id, this.xid);
+        if (!this.expecting) return;
+        for (let i = 0; i < sent.length; i++) {
+          const actual = written.ids[i]!;
+          // Deduplicated: this send is the unfinished job that already held the key.
+          if (actual !== sent[i]) registry.redirect(queue, sent[i]!, actual);
+          else registry.confirm(actual, this.xid);
+        }
       },
       (error: unknown) => {
         this.state = "failed";
         this.error = error;
-        completions.abandon(id, error);
+        if (this.expecting) for (const id of this.ids) registry.abandon(id, error);
       },
     );
   }
 
-  completed(): Promise<Json> {
-    if (!this.completion) {
-      if (this.state === "writing") this.completion = this.completions.expect(this.queue, this.id);
-      else if (this.state === "written")
-        this.completion = this.completions.watch(this.queue, this.id, this.xid);
-      else this.completion = quiet(Promise.reject(this.error));
+  /** Each job's completion, in the order sent; the same promises on every call. */
+  completed(): Array<Promise<Json>> {
+    if (!this.completions) {
+      if (this.state === "writing") {
+        this.expecting = true;
+        this.completions = this.ids.map((id) => this.registry.expect(this.queue, id));
+      } else if (this.state === "written") {
+        this.completions = this.ids.map((id) => this.registry.watch(this.queue, id, this.xid));
+      } else {
+        const failed = quiet(Promise.reject(this.error));
+        this.completions = this.ids.map(() => failed);
+      }
     }
-    return this.completion;
+    return this.completions;
   }
 }
 
@@ -84,7 +96,7 @@ class Tracked {
 export class SentJob<R = Json> implements Promise<string> {
   readonly [Symbol.toStringTag] = "SentJob";
   private readonly written: Promise<string>;
-  private readonly tracked: Tracked;
+  private readonly tracked: TrackedWrite;
 
   /** @internal */
   constructor(
@@ -93,7 +105,7 @@ export class SentJob<R = Json> implements Promise<string> {
     private readonly host: SentHost,
     inTransaction: boolean,
   ) {
-    this.tracked = new Tracked(id, 0, write, host.name, host.completions, inTransaction);
+    this.tracked = new TrackedWrite([id], write, host.name, host.completions, inTransaction);
     this.written = write.then((written) => written.ids[0]!);
   }
 
@@ -122,7 +134,7 @@ export class SentJob<R = Json> implements Promise<string> {
   get completed(): Promise<R> {
     // Whoever reads `completed` learns of a failed send there; do not also report it unhandled.
     void quiet(this.written);
-    return this.tracked.completed() as Promise<R>;
+    return this.tracked.completed()[0] as Promise<R>;
   }
 
   /** Cancels the job (once it is written). Resolves true if it was queued or running. */
@@ -146,7 +158,7 @@ export class SentJob<R = Json> implements Promise<string> {
 export class SentBatch<R = Json> implements Promise<string[]> {
   readonly [Symbol.toStringTag] = "SentBatch";
   private readonly written: Promise<string[]>;
-  private readonly tracked: Tracked[];
+  private readonly tracked: TrackedWrite;
   private completion: Promise<R[]> | undefined;
 
   /** @internal */
@@ -156,9 +168,7 @@ export class SentBatch<R = Json> implements Promise<string[]> {
     private readonly host: SentHost,
     inTransaction: boolean,
   ) {
-    this.tracked = ids.map(
-      (id, index) => new Tracked(id, index, write, host.name, host.completions, inTransaction),
-    );
+    this.tracked = new TrackedWrite(ids, write, host.name, host.completions, inTransaction);
     this.written = write.then((written) => written.ids);
   }
 
@@ -184,7 +194,7 @@ export class SentBatch<R = Json> implements Promise<string[]> {
     void quiet(this.written);
     if (!this.completion) {
       // Register every job's interest now (before the insert can commit), settle after the write.
-      const all = quiet(Promise.all(this.tracked.map((t) => t.completed())) as Promise<R[]>);
+      const all = quiet(Promise.all(this.tracked.completed()) as Promise<R[]>);
       this.completion = quiet(this.written.then(() => all));
     }
     return this.completion;

@@ -65,6 +65,28 @@ dbTest("sendMany with a key twice in one batch makes one job", async ({ connect 
 });
 
 dbTest(
+  "a batch's completed, read before its write returns, follows a duplicate to the job that holds its key",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue<number, string>("batch-completed");
+    const batch = q.sendMany([
+      { payload: 1, options: { key: "x" } },
+      { payload: 2 },
+      { payload: 3, options: { key: "x" } },
+    ]);
+    const completed = batch.completed; // registered while the insert is under way
+    const ids = await batch;
+    assert.equal(ids[0], ids[2]);
+    q.work(async (job) => `ran ${job.payload}`);
+    assert.deepEqual(await within(completed, 5000, "the batch's completion"), [
+      "ran 1",
+      "ran 2",
+      "ran 1",
+    ]);
+  },
+);
+
+dbTest(
   "a dedup key in a bounded queue that is full returns the holder, without waiting",
   async ({ connect }) => {
     const client = await connect();
