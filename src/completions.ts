@@ -74,13 +74,14 @@ export class Completions {
 
   /**
    * The send turned out to be a job that already existed (its dedup key was held): whoever
-   * waits on `from` waits on `to` instead.
+   * waits on `from` waits on `to` instead. `xid`: the send's transaction, not yet committed
+   * perhaps, in which the holder may have been written too (a key twice in one `tx` batch).
    */
-  redirect(queue: string, from: string, to: string): void {
+  redirect(queue: string, from: string, to: string, xid?: string): void {
     const waiter = this.waiters.get(from);
     if (!waiter) return;
     this.waiters.delete(from);
-    this.watch(queue, to).then(waiter.result.resolve, waiter.result.reject);
+    this.watch(queue, to, xid).then(waiter.result.resolve, waiter.result.reject);
   }
 
   /** The job's insert failed: its waiter rejects with the same error. */

@@ -494,12 +494,13 @@ function withPayloadOnly(payloadText: string): NormalisedSend {
   };
 }
 
-/** Whether a `sendMany` item is `{ payload }` (options absent or undefined), the usual shape. */
+/**
+ * Whether a `sendMany` item is `{ payload }` (options absent or undefined), the usual shape. The
+ * options are read as the general way reads them, so a getter or an inherited one counts.
+ */
 function isPayloadOnly(item: unknown): item is { payload: unknown } {
-  if (!isPlainObject(item) || !("payload" in item)) return false;
-  for (const key in item) {
-    if (key !== "payload" && !(key === "options" && item.options === undefined)) return false;
-  }
+  if (!isPlainObject(item) || !("payload" in item) || item.options !== undefined) return false;
+  for (const key in item) if (key !== "payload" && key !== "options") return false;
   return true;
 }
 
@@ -521,15 +522,11 @@ export function normaliseSendMany(
   checkOptions<SendOptions>(value, "sendMany options", BATCH_WIDE);
   const batch = normaliseSend(null, value, maxPayloadBytes, "sendMany");
   const jobs = items.map((item, index) => {
-    // The usual item, { payload }, without a field name made for each job (a bulk send of
-    // thousands: that and the checks of absent options were most of its garbage). A payload that
-    // fails its check goes the general way below, which names the item in its error.
+    // The usual item, { payload }, without the checks of absent options and with the field's name
+    // made only for an error (a bulk send of thousands: those were most of its garbage).
     if (isPayloadOnly(item)) {
-      try {
-        return withPayloadOnly(toJsonText(item.payload, "payload", maxPayloadBytes));
-      } catch {
-        // the general way throws the error, naming the item
-      }
+      const name = (): string => `sendMany items[${index}].payload`;
+      return withPayloadOnly(toJsonText(item.payload, name, maxPayloadBytes));
     }
     const field = `sendMany items[${index}]`;
     const entry = checkOptions<ManyItem>(item, field, MANY_ITEM_KEYS);

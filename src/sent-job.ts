@@ -46,13 +46,14 @@ class TrackedWrite {
       (written) => {
         this.state = "written";
         const sent = this.ids;
-        this.ids = written.ids;
+        // A copy: the written ids may be the very array the caller is handed, to change at will.
+        this.ids = written.ids.slice();
         this.xid = inTransaction ? written.xid : undefined;
         if (!this.expecting) return;
         for (let i = 0; i < sent.length; i++) {
           const actual = written.ids[i]!;
           // Deduplicated: this send is the unfinished job that already held the key.
-          if (actual !== sent[i]) registry.redirect(queue, sent[i]!, actual);
+          if (actual !== sent[i]) registry.redirect(queue, sent[i]!, actual, this.xid);
           else registry.confirm(actual, this.xid);
         }
       },

@@ -24,24 +24,34 @@ const LOSSY: Array<[new (...args: never[]) => unknown, string]> = [
  * surrogates, and objects such as Map and Set that would silently turn into `{}`.
  * Object properties whose value is `undefined` are left out, as `JSON.stringify` does.
  */
-export function toJsonText(value: unknown, field: string, maxBytes?: number): string {
+export function toJsonText(
+  value: unknown,
+  field: string | (() => string),
+  maxBytes?: number,
+): string {
   // Most values are plain data, which `isPlainJson` vouches for without building a path per
   // property (a fifth of a bulk send's client time went to those strings). Anything else, and
   // anything wrong, takes the full walk, which names the path of what is wrong. (A getter is
   // then read by both walks and by JSON.stringify: one that answers differently each time can
   // get past the checks, as it could before.)
-  if (!isPlainJson(value, [])) checkJson(value, field, new Set(), 0);
+  if (!isPlainJson(value, [])) checkJson(value, nameOf(field), new Set(), 0);
   const text = JSON.stringify(value);
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
     if (bytes > maxBytes) {
+      const name = nameOf(field);
       throw new ValidationError(
-        field,
-        `${field} is ${bytes} bytes of JSON, over the limit of ${maxBytes}: store large data elsewhere and send a reference, or raise maxPayloadSize`,
+        name,
+        `${name} is ${bytes} bytes of JSON, over the limit of ${maxBytes}: store large data elsewhere and send a reference, or raise maxPayloadSize`,
       );
     }
   }
   return text;
+}
+
+/** A field's name, made only when needed (`sendMany` would otherwise make one per job). */
+function nameOf(field: string | (() => string)): string {
+  return typeof field === "string" ? field : field();
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { dbTest, signal, within } from "../helpers/db.js";
 
 dbTest(
@@ -85,6 +86,60 @@ dbTest(
     ]);
   },
 );
+
+dbTest(
+  "a batch's ids are the caller's to change: completed keeps to the jobs sent",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue<number, string>("batch-ids");
+    const batch = q.sendMany([{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    const ids = await batch;
+    ids.reverse();
+    q.work(async (job) => `ran ${job.payload}`);
+    assert.deepEqual(await within(batch.completed, 5000, "the batch's completion"), [
+      "ran 1",
+      "ran 2",
+      "ran 3",
+    ]);
+  },
+);
+
+for (const when of ["before", "after"] as const) {
+  dbTest(
+    `in a transaction, a key twice in one batch: completed read ${when} the write follows the uncommitted holder`,
+    async ({ connect, url }) => {
+      const client = await connect();
+      const q = await client.createQueue<number, string>("tx-batch-dedup");
+      const sql = postgres(url, { max: 1, onnotice: () => undefined });
+      try {
+        let completed: Promise<string[]> | undefined;
+        await sql.begin(async (tx) => {
+          const batch = q.sendMany(
+            [
+              { payload: 1, options: { key: "x" } },
+              { payload: 2 },
+              { payload: 3, options: { key: "x" } },
+            ],
+            { tx },
+          );
+          if (when === "before") completed = batch.completed;
+          await batch;
+          completed ??= batch.completed;
+          // Held open a moment, so the completion's first read finds no committed row.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        });
+        q.work(async (job) => `ran ${job.payload}`);
+        assert.deepEqual(await within(completed!, 5000, "the batch's completion"), [
+          "ran 1",
+          "ran 2",
+          "ran 1",
+        ]);
+      } finally {
+        await sql.end();
+      }
+    },
+  );
+}
 
 dbTest(
   "a dedup key in a bounded queue that is full returns the holder, without waiting",

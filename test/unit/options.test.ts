@@ -356,6 +356,9 @@ test("sendMany items of only a payload take the short way to the same answer, an
     /unknown option/,
   );
   rejects(() => normaliseSendMany([{}], undefined, MiB), /items\[0\]\.payload/, /no payload/);
+  // Options the general way would read, though a for-in loop does not list them, are not missed.
+  const hidden = Object.defineProperty({ payload: 1 }, "options", { get: () => ({ priority: 7 }) });
+  assert.equal(normaliseSendMany([hidden], undefined, MiB).jobs[0]!.priority, 7);
   rejects(
     () => normaliseSendMany([{ payload: 1, options: { tx: 1 } }], undefined, MiB),
     /items\[0\]\.options\.tx/,
