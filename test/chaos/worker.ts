@@ -98,19 +98,33 @@ const side = postgres(url, {
   connection: { application_name: "chaos handler" },
 } as postgres.Options<Record<string, never>>);
 
+/**
+ * Side statements not yet answered. One given up stays queued in the driver, and postgres.js keeps
+ * reconnecting an ending pool for a queued statement, so a worker stayed alive after its client
+ * closed (CI, twice: once with a socket open, once, the sockets closed, with the reconnects'
+ * timers). Each is cancelled when given up and at the stop, which takes it off the queue.
+ */
+const unanswered = new Set<postgres.PendingQuery<postgres.Row[]>>();
+const cancel = (statement: postgres.PendingQuery<postgres.Row[]>): void =>
+  void Promise.resolve(statement.cancel()).catch(() => undefined);
+
 async function handle(job: Job<ChaosPayload, ChaosResult>): Promise<ChaosResult> {
   counters.executions++;
   let timer: NodeJS.Timeout | undefined;
   try {
     const insert = side`insert into chaos.runs (job_id, attempt, pid)
-                        values (${job.id}, ${job.attempt}, ${process.pid})`.execute();
+                        values (${job.id}, ${job.attempt}, ${process.pid})`;
+    unanswered.add(insert);
+    const answered = insert.execute().finally(() => unanswered.delete(insert));
     const giveUp = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         counters.sideTimeouts++;
+        cancel(insert);
         reject(new Error(`the handler's insert had no answer after ${SIDE_TIMEOUT_MS} ms`));
       }, SIDE_TIMEOUT_MS);
     });
-    await Promise.race([insert, giveUp]);
+    void answered.catch(() => undefined); // given up: its own end does not matter any more
+    await Promise.race([answered, giveUp]);
   } catch (error) {
     counters.handlerErrors++;
     // Retried. A statement that was given up may still run later: the run row then counts as an
@@ -166,6 +180,7 @@ async function stop(): Promise<void> {
   await client.close({ timeout: 10_000 });
   clearInterval(flush);
   if (acked.length > 0) say({ event: "acked", ids: acked });
+  for (const statement of unanswered) cancel(statement);
   await side.end({ timeout: 1 });
   sideSockets.close();
   say({ event: "stopped", ...counters, errorCodes, ...heap() });
