@@ -437,10 +437,9 @@ export function normaliseSend(
   maxPayloadBytes: number,
   field = "send",
 ): NormalisedSend {
+  const payloadField = field === "send" ? "payload" : `${field}.payload`;
   if (value === undefined) {
-    return withPayloadOnly(
-      toJsonText(payload, field === "send" ? "payload" : `${field}.payload`, maxPayloadBytes),
-    );
+    return withPayloadOnly(toJsonText(payload, payloadField, maxPayloadBytes));
   }
   const options = checkOptions<SendOptions>(value, `${field} options`, SEND_KEYS);
   const at = (key: string): string => `${field} options.${key}`;
@@ -452,7 +451,6 @@ export function normaliseSend(
   if (tx !== undefined && !isPostgresInstance(tx)) {
     invalid(at("tx"), "a postgres.js transaction (the sql given to sql.begin's callback)", tx);
   }
-  const payloadField = field === "send" ? "payload" : `${field}.payload`;
   return {
     payloadText: toJsonText(payload, payloadField, maxPayloadBytes),
     delayMs: optional(options.delay, undefined, (v) => checkDuration(v, at("delay"))),

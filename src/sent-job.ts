@@ -30,8 +30,7 @@ class TrackedWrite {
   private state: "writing" | "written" | "failed" = "writing";
   private error: unknown;
   private xid: string | undefined;
-  /** Interest was registered while writing: the write's end must be reported to it. */
-  private expecting = false;
+  /** Made on the first read of `completed`; made while writing, they await the write's end. */
   private completions: Array<Promise<Json>> | undefined;
 
   constructor(
@@ -49,7 +48,7 @@ class TrackedWrite {
         // A copy: the written ids may be the very array the caller is handed, to change at will.
         this.ids = written.ids.slice();
         this.xid = inTransaction ? written.xid : undefined;
-        if (!this.expecting) return;
+        if (!this.completions) return; // no interest registered while writing
         for (let i = 0; i < sent.length; i++) {
           const actual = written.ids[i]!;
           // Deduplicated: this send is the unfinished job that already held the key.
@@ -60,7 +59,7 @@ class TrackedWrite {
       (error: unknown) => {
         this.state = "failed";
         this.error = error;
-        if (this.expecting) for (const id of this.ids) registry.abandon(id, error);
+        if (this.completions) for (const id of this.ids) registry.abandon(id, error);
       },
     );
   }
@@ -69,7 +68,6 @@ class TrackedWrite {
   completed(): Array<Promise<Json>> {
     if (!this.completions) {
       if (this.state === "writing") {
-        this.expecting = true;
         this.completions = this.ids.map((id) => this.registry.expect(this.queue, id));
       } else if (this.state === "written") {
         this.completions = this.ids.map((id) => this.registry.watch(this.queue, id, this.xid));
