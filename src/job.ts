@@ -1,4 +1,4 @@
-import { LeaseLostError, ValidationError, type PgwakeError } from "./errors.js";
+import { JobCancelledError, LeaseLostError, ValidationError, type PgwakeError } from "./errors.js";
 import { normaliseNack, type NackOptions } from "./options.js";
 import type { ClaimedRow } from "./db/rows.js";
 import { toJsonText, type Json } from "./util/json.js";
@@ -59,6 +59,8 @@ export class Job<P = Json, R = Json> {
   private controller: AbortController | undefined;
   /** Why the job was aborted before anyone asked for its signal. */
   private abortReason: PgwakeError | undefined;
+  /** Cancelled while held, even if it had been aborted for another reason first (a stop). */
+  private cancelledWhileHeld = false;
   private state: "held" | "settling" | "settled" = "held";
   private handedOver = false;
 
@@ -133,11 +135,20 @@ export class Job<P = Json, R = Json> {
 
   /** @internal the lease is gone (cancelled, redelivered) or the consumer stops. */
   abort(reason: PgwakeError): void {
+    if (reason instanceof JobCancelledError) this.cancelledWhileHeld = true;
     if (this.controller) {
       if (!this.controller.signal.aborted) this.controller.abort(reason);
     } else {
       this.abortReason ??= reason;
     }
+  }
+
+  /**
+   * @internal the job was cancelled while held: its late ack or nack is expected to find the
+   * lease gone. (The signal keeps its first reason: a stop's abort, if that came first.)
+   */
+  get cancelled(): boolean {
+    return this.cancelledWhileHeld;
   }
 
   /** @internal why the job was aborted, without making a signal to ask. */

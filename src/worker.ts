@@ -1,6 +1,6 @@
 import { Claimer, type ConsumerHost } from "./claimer.js";
 import { MAX_CLAIM } from "./claims.js";
-import { AbortedError, JobCancelledError, LeaseLostError, ValidationError } from "./errors.js";
+import { AbortedError, LeaseLostError, ValidationError } from "./errors.js";
 import type { Job } from "./job.js";
 import type { Filter } from "./options.js";
 import { startProcess } from "./tracing.js";
@@ -145,8 +145,12 @@ export class Worker<P = unknown, R = unknown> {
       this.active.size < this.concurrency &&
       this.buffer.length > 0
     ) {
+      const job = this.buffer.shift()!;
+      // Cancelled, or its lease lost, while it waited here: it was let go then (`lose`), and
+      // is not ours to run any more; the receive loop skips such jobs too.
+      if (job.abortedWith) continue;
       this.pendingTasks++;
-      void this.run(this.buffer.shift()!);
+      void this.run(job);
     }
     // One claim at a time: two in flight would let the second take the jobs after those the
     // first holds and answer first, running later jobs before earlier ones (concurrency 1 would
@@ -271,7 +275,7 @@ export class Worker<P = unknown, R = unknown> {
       }
     } catch (error) {
       // A cancelled job's late ack is expected; anything else is worth reporting.
-      if (!(error instanceof LeaseLostError && job.abortedWith instanceof JobCancelledError)) {
+      if (!(error instanceof LeaseLostError && job.cancelled)) {
         this.host.reportError(error);
       }
     } finally {

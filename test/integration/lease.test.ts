@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { JobCancelledError, JobFailedError, LeaseLostError, type Job } from "../../src/index.js";
+import {
+  AbortedError,
+  JobCancelledError,
+  JobFailedError,
+  LeaseLostError,
+  type Job,
+} from "../../src/index.js";
 import { dbTest, signal, within } from "../helpers/db.js";
 
 /** The first job of a receive loop, held unsettled; the loop stays open until `release`. */
@@ -110,6 +116,38 @@ dbTest(
     assert.equal((await operator.queue("cancel-running").get(job.id))?.state, "cancelled");
     await worker.close();
     assert.deepEqual(errors, [], "a cancelled job's fenced ack is expected, not an error");
+  },
+);
+
+dbTest(
+  "a job cancelled while its worker stops: its fenced ack is still expected, not an error",
+  async ({ connect }) => {
+    const client = await connect();
+    const errors: Error[] = [];
+    client.on("error", (e) => errors.push(e));
+    const q = await client.createQueue<string>("cancel-stopping");
+    const started = signal<Job<string>>();
+    const gate = signal();
+    const worker = q.work(async (job) => {
+      started.resolve(job);
+      await gate.promise;
+      return "too late";
+    });
+    const sent = q.send("x");
+    // Registered before the write: settles only from the job's done notification.
+    const completed = sent.completed.then(
+      () => "completed",
+      (error: unknown) => error,
+    );
+    const job = await within(started.promise, 5000, "the job to start");
+    const stopped = worker.stop();
+    assert.ok(job.signal.reason instanceof AbortedError, "the stop aborts first");
+    assert.equal(await q.cancel(await sent), 1);
+    assert.ok((await within(completed, 5000, "the cancellation")) instanceof JobCancelledError);
+    gate.resolve();
+    await within(stopped, 5000, "the worker to stop");
+    assert.equal((await q.get(job.id))?.state, "cancelled");
+    assert.deepEqual(errors, [], "the ack finds the lease gone, as a cancelled job's does");
   },
 );
 

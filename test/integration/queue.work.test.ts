@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AbortedError, JobFailedError, type Job } from "../../src/index.js";
+import { AbortedError, JobCancelledError, JobFailedError, type Job } from "../../src/index.js";
 import { dbTest, signal, within } from "../helpers/db.js";
 
 dbTest("work runs at most `concurrency` handlers at once", async ({ connect }) => {
@@ -199,5 +199,44 @@ dbTest(
     const urgent = Array.from({ length: size / 100 }, (_, i) => i * 100);
     const rest = Array.from({ length: size }, (_, i) => i).filter((i) => i % 100 !== 0);
     assert.deepEqual(order, [...urgent, ...rest]);
+  },
+);
+
+dbTest(
+  "a worker does not run a job cancelled while it waited, claimed ahead",
+  async ({ connect }) => {
+    const client = await connect();
+    const q = await client.createQueue<string>("ahead");
+    const ran: string[] = [];
+    const aRunning = signal();
+    const gate = signal();
+    q.work(
+      async (job) => {
+        ran.push(job.payload);
+        if (job.payload === "A") {
+          aRunning.resolve();
+          await gate.promise;
+        }
+        return null;
+      },
+      { concurrency: 1 },
+    );
+    // A first job teaches the worker its handler's pace, so that it claims ahead of its one slot.
+    await within(q.send("W").completed, 5000, "W");
+    const batch = q.sendMany([{ payload: "A" }, { payload: "B" }]);
+    const [, b] = await batch;
+    // Settles only from B's done notification, whose handling lets the held job go first.
+    const outcome = batch.completed.then(
+      () => "completed",
+      (error: unknown) => error,
+    );
+    await within(aRunning.promise, 5000, "A's handler");
+    assert.equal((await q.get(b!))?.state, "running", "B is claimed ahead of the busy handler");
+    assert.equal(await q.cancel(b!), 1);
+    assert.ok((await within(outcome, 5000, "B's cancellation")) instanceof JobCancelledError);
+    gate.resolve();
+    // With one slot, B would run before a job sent after it.
+    await within(q.send("C").completed, 5000, "C");
+    assert.deepEqual(ran, ["W", "A", "C"]);
   },
 );
