@@ -112,6 +112,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   /** The pool statements run on (tests look at it). */
   readonly pool: Pool;
   private readonly held = new Map<string, AnyJob>();
+  /** This process's claims in flight (`claim`), which closing waits for. */
+  private readonly claiming = new Set<Promise<unknown>>();
   /** A probe of the listener after a reconnect is under way (see reprobe). */
   private reprobing = false;
   private readonly settler: Settler;
@@ -366,7 +368,25 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     return rows;
   }
 
-  async claim(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
+  /**
+   * Claims jobs for this process's consumers. Closing waits for claims in flight (`shutdown`),
+   * and one that comes back once closing has begun hands its jobs straight back, uncounted:
+   * after the pool has ended they could not be, and would wait out their lease with an
+   * attempt counted (a job with one attempt failed without reaching a handler).
+   */
+  claim(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
+    const claiming = this.claimHeld(queue, limit, filter).then(async (jobs) => {
+      if (!this.closing.signal.aborted || jobs.length === 0) return jobs;
+      await this.releaseUndelivered(jobs);
+      return [];
+    });
+    const tracked = claiming.catch(() => undefined);
+    this.claiming.add(tracked);
+    void tracked.then(() => this.claiming.delete(tracked));
+    return claiming;
+  }
+
+  private async claimHeld(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
     const rows = await this.claimRows(queue, limit, filter, this.settings.name);
     return rows.map((row) => {
       const job: AnyJob = new Job(queue, row, this);
@@ -528,6 +548,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
 
   /** Stops the background services and the listener; ends the pool if pgwake made it. */
   async shutdown(closedError: PgwakeError): Promise<void> {
+    // Claims first: one coming back now hands its jobs back through the settler.
+    await Promise.all(this.claiming);
     await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
     this.stopped = true;
     this.poll.stop();
