@@ -130,8 +130,9 @@ export function normaliseSchedule(
 }
 
 function checkCron(pattern: string, timezone: string | null): void {
+  let next: Date | null;
   try {
-    new Cron(pattern, { paused: true, timezone: timezone ?? "UTC" }).nextRun();
+    next = cronOf(pattern, timezone, "5-or-6-parts").nextRun();
   } catch (error) {
     const what =
       timezone !== null && /timezone/i.test(String(error))
@@ -143,6 +144,24 @@ function checkCron(pattern: string, timezone: string | null): void {
         `Use five fields ("0 3 * * *") or six with seconds first, and an IANA time zone such as "Europe/Paris"`,
     );
   }
+  // A pattern that never matches (the 30th of February) would be stored and then could not
+  // be moved past its first tick.
+  if (next === null) {
+    throw new ValidationError(
+      "schedule options.cron",
+      `schedule options.cron ${JSON.stringify(pattern)} never fires: no date matches it. ` +
+        `Check its day of month against its month`,
+    );
+  }
+}
+
+/**
+ * A paused croner for `pattern`. New patterns are held to what the README documents (five
+ * fields, or six with seconds first): a seventh field, a year, would let a schedule run out of
+ * ticks. Stored ones are read as croner reads them by default.
+ */
+function cronOf(pattern: string, timezone: string | null, mode?: "5-or-6-parts"): Cron {
+  return new Cron(pattern, { paused: true, timezone: timezone ?? "UTC", mode });
 }
 
 /**
@@ -154,9 +173,13 @@ export function nextTick(timing: Timing, fromMs: number, nowMs: number): Date {
     const missed = Math.max(0, Math.floor((nowMs - fromMs) / timing.everyMs));
     return new Date(fromMs + (missed + 1) * timing.everyMs);
   }
-  const next = new Cron(timing.cron!, { paused: true, timezone: timing.timezone ?? "UTC" }).nextRun(
-    new Date(nowMs),
-  );
-  if (!next) throw new Error(`internal: cron pattern ${timing.cron} has no next run`);
+  const next = cronOf(timing.cron!, timing.timezone).nextRun(new Date(nowMs));
+  if (!next) {
+    throw new ValidationError(
+      "schedule options.cron",
+      `the cron pattern ${JSON.stringify(timing.cron)} has no tick after ${new Date(nowMs).toISOString()}. ` +
+        `Replace the schedule (client.schedule) with a pattern that repeats, or remove it (client.unschedule)`,
+    );
+  }
   return next;
 }

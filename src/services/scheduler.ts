@@ -25,6 +25,8 @@ export class Scheduler {
   private running = false;
   private again = false;
   private stopped = false;
+  /** Schedules whose next tick could not be computed, reported once each. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly source: SchedulerSource,
@@ -56,12 +58,26 @@ export class Scheduler {
     this.again = false;
     let next: number | null;
     try {
+      let stuck = false;
       for (const schedule of await this.source.due()) {
-        const after = nextTick(schedule, schedule.tickMs, schedule.nowMs);
+        let after: Date;
+        try {
+          after = nextTick(schedule, schedule.tickMs, schedule.nowMs);
+        } catch (error) {
+          // A stored pattern with no tick left (a year field, accepted before patterns were
+          // held to five or six fields) stays due: it must not hold up the schedules after it.
+          stuck = true;
+          if (!this.reported.has(schedule.name)) {
+            this.reported.add(schedule.name);
+            this.onError(error);
+          }
+          continue;
+        }
         await this.source.fire(schedule.name, schedule.tick, after);
       }
       next = await this.source.nextIn();
-      if (next !== null) next = Math.max(0, next) + TIMER_SLACK_MS;
+      // A stuck schedule is always due: look again at the failure pace, not in a tight loop.
+      if (next !== null) next = Math.max(stuck ? RETRY_AFTER_FAILURE_MS : 0, next) + TIMER_SLACK_MS;
     } catch (error) {
       this.onError(error);
       next = RETRY_AFTER_FAILURE_MS;

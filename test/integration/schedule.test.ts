@@ -103,6 +103,9 @@ dbTest("schedule options are checked before anything is written", async ({ conne
     [{ queue: "q" }, /exactly one of them/],
     [{ queue: "q", cron: "* * * * *", every: "1m" }, /exactly one of them/],
     [{ queue: "q", cron: "61 * * * *" }, /cron is not usable/],
+    [{ queue: "q", cron: "0 0 30 2 *" }, /never fires/],
+    // A year field could run a schedule out of ticks: five or six fields, as documented.
+    [{ queue: "q", cron: "0 0 0 1 1 * 2099" }, /cron is not usable/],
     [{ queue: "q", cron: "* * * * *", timezone: "Nowhere/City" }, /timezone is not usable/],
     [{ queue: "q", every: 10 }, /at least 1s/],
     [{ queue: "q", every: "1m", timezone: "UTC" }, /applies to cron only/],
@@ -146,5 +149,29 @@ dbTest(
     );
     assert.equal(job?.priority, 3);
     assert.deepEqual(job?.attributes, { by: "schedule" });
+  },
+);
+
+dbTest(
+  "a stored schedule with no tick left does not hold up the others, and is reported once",
+  async ({ connect, admin, schema }) => {
+    // Rows like this one could be stored before patterns were held to five or six fields.
+    await (await connect()).createQueue("q");
+    await admin.unsafe(
+      `insert into "${schema}"._schedules (name, queue, cron, next_run_at)
+       values ('ran-out', 'q', '0 0 0 1 1 * 2020', now())`,
+    );
+    const client = await connect();
+    const errors: unknown[] = [];
+    client.on("error", (error) => errors.push(error));
+    await client.schedule("steady", { queue: "q", every: "1s" });
+    await until(
+      async () => (await client.queue("q").stats()).queued >= 3,
+      10_000,
+      "three ticks of the steady schedule",
+    );
+    assert.equal(errors.length, 1, String(errors));
+    assert.ok(errors[0] instanceof ValidationError);
+    assert.match(errors[0].message, /no tick after .*Replace the schedule/);
   },
 );
