@@ -1,4 +1,4 @@
-import { LeaseLostError } from "./errors.js";
+import { LeaseLostError, QueueNotFoundError } from "./errors.js";
 import type { Filter } from "./options.js";
 import type { ClaimedJob, Runtime } from "./runtime.js";
 import type { Json } from "./util/json.js";
@@ -46,7 +46,14 @@ export class RemoteConsumer {
   constructor(private readonly runtime: Runtime) {}
 
   async claim(queue: string, claim: RemoteClaim): Promise<RemoteJob[]> {
-    this.watch(queue);
+    // A queue is watched from its first claim on, for the life of this process: only one that
+    // exists (a name made up per request would add a watcher, and a statement per poll, each).
+    if (!this.watched.has(queue)) {
+      if (!(await this.runtime.queries.getQueue(this.runtime.db, queue))) {
+        throw new QueueNotFoundError(queue);
+      }
+      this.watch(queue);
+    }
     const { wakeups } = this.runtime;
     const giveUp = AbortSignal.any([
       claim.signal,

@@ -191,6 +191,15 @@ function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
+/** A cookie's value as the sign-in wrote it; a malformed one (a stray `%`) is just wrong. */
+function cookieValue(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /**
  * Checks the token: `Authorization: Bearer <token>`, or the cookie the dashboard's sign-in sets.
  * A cookie alone cannot change anything: requests other than GET must also carry the dashboard's
@@ -200,7 +209,7 @@ function authorise(request: Request, url: URL, expected: Buffer): void {
   const header = request.headers.get("authorization") ?? "";
   const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
   const cookie = /(?:^|;\s*)pgwake_token=([^;]*)/.exec(request.headers.get("cookie") ?? "")?.[1];
-  const presented = bearer ?? (cookie === undefined ? undefined : decodeURIComponent(cookie));
+  const presented = bearer ?? (cookie === undefined ? undefined : cookieValue(cookie));
   if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
     throw new HttpError(
       401,

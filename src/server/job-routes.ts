@@ -2,6 +2,7 @@ import { JobCancelledError, JobFailedError, JobNotFoundError, ValidationError } 
 import { checkDuration, checkJobId, checkOptions, checkQueueName } from "../options.js";
 import type { Queue } from "../queue.js";
 import { invalid as refuse, isPlainObject } from "../util/checks.js";
+import type { Duration } from "../util/duration.js";
 import type { Json } from "../util/json.js";
 import { timeoutSignal } from "../util/timer.js";
 import { readJsonObject } from "./body.js";
@@ -15,6 +16,7 @@ import {
   object,
   outcomeSchema,
   scheduleSchema,
+  itemOptionsSchema,
   sendOptionsSchema,
 } from "./schemas.js";
 
@@ -116,7 +118,11 @@ export function jobRoutes(ctx: ServerContext): Route[] {
             {
               jobs: {
                 type: "array",
-                items: object({ payload: {}, options: sendOptionsSchema }, ["payload"]),
+                items: object({ payload: {}, options: itemOptionsSchema }, ["payload"]),
+              },
+              timeout: {
+                ...durationSchema,
+                description: "how long the batch may wait for room in a bounded queue",
               },
             },
             ["jobs"],
@@ -142,7 +148,10 @@ export function jobRoutes(ctx: ServerContext): Route[] {
         const waitMs = waitOf(query);
         const body = await readJsonObject(request, ctx.maxBodyBytes);
         if ("jobs" in body) {
-          checkOptions(body, "body", ["jobs"]);
+          const { timeout } = checkOptions<{ jobs: unknown; timeout?: Duration }>(body, "body", [
+            "jobs",
+            "timeout",
+          ]);
           if (!Array.isArray(body.jobs)) {
             throw new ValidationError(
               "body.jobs",
@@ -164,7 +173,11 @@ export function jobRoutes(ctx: ServerContext): Route[] {
             };
           });
           // A caller that hangs up stops waiting for room in a bounded queue.
-          return json({ ids: await queue.sendMany(items, { signal: request.signal }) }, 201);
+          const ids = await queue.sendMany(items, {
+            signal: request.signal,
+            ...(timeout === undefined ? {} : { timeout: checkDuration(timeout, "body.timeout") }),
+          });
+          return json({ ids }, 201);
         }
         checkOptions(body, "body", ["payload", "options"]);
         if (!("payload" in body)) {

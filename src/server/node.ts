@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { PgwakeError } from "../errors.js";
 import type { Handler } from "./handler.js";
 
 export interface ServeOptions {
@@ -35,10 +36,12 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   const host = options.host ?? "127.0.0.1";
+  const wanted = options.port ?? 4545;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 4545, host, () => {
-      server.off("error", reject);
+    const refused = (error: NodeJS.ErrnoException) => reject(listenError(error, host, wanted));
+    server.once("error", refused);
+    server.listen(wanted, host, () => {
+      server.off("error", refused);
       resolve();
     });
   });
@@ -55,6 +58,20 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       clearTimeout(timer);
     },
   };
+}
+
+/** Why the server could not listen, in terms of the options that chose where. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): PgwakeError {
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const advice =
+    error.code === "EADDRINUSE"
+      ? `port ${port} is taken (another server?): choose another port, or 0 to take any free one`
+      : error.code === "EACCES"
+        ? `port ${port} needs privileges here: choose a port above 1023`
+        : error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND"
+          ? `${host} is not an address of this machine: listen on 127.0.0.1, or on 0.0.0.0 with a token`
+          : `${error.message}: check the host and port`;
+  return new PgwakeError("HTTP", `could not listen on ${where}: ${advice}`, { cause: error });
 }
 
 async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -6,7 +6,13 @@ import type { ServerContext } from "./context.js";
 import { json } from "./http-error.js";
 import { queueJson, queueOptions } from "./representation.js";
 import type { Route } from "./router.js";
-import { errorSchema, object, queueOptionsSchema, queueSchema } from "./schemas.js";
+import {
+  errorSchema,
+  object,
+  queueChangesSchema,
+  queueOptionsSchema,
+  queueSchema,
+} from "./schemas.js";
 
 const notFound = { description: "no such queue", schema: errorSchema };
 const invalid = { description: "bad input; nothing was written", schema: errorSchema };
@@ -78,7 +84,7 @@ export function queueRoutes(ctx: ServerContext): Route[] {
       path: "/api/queues/:name",
       summary:
         "Changes some of a queue's options, keeping the others (null removes maxSize or deadLetter)",
-      body: object({ options: queueOptionsSchema }),
+      body: object({ options: queueChangesSchema }),
       responses: {
         200: { description: "the queue", schema: object({ queue: queueSchema }) },
         400: invalid,
@@ -87,7 +93,11 @@ export function queueRoutes(ctx: ServerContext): Route[] {
       handle: async ({ request, params }) => {
         const name = checkQueueName(params.name);
         const changes = optionsOf(await readJsonObject(request, ctx.maxBodyBytes), "body");
-        const merged: Record<string, unknown> = { ...queueOptions(await read(name)), ...changes };
+        const current = queueOptions(await read(name));
+        const merged: Record<string, unknown> = { ...current, ...changes };
+        // backoff is changed field by field too: {"backoff": {"delay": 5000}} keeps factor and max.
+        if (isPlainObject(changes.backoff))
+          merged.backoff = { ...current.backoff, ...changes.backoff };
         for (const key of ["maxSize", "deadLetter"]) if (merged[key] === null) delete merged[key];
         await client.createQueue(name, merged);
         return json({ queue: queueJson(await read(name)) });

@@ -33,9 +33,19 @@ export const queueOptionsSchema: Schema = {
       properties: { delay: duration, factor: { type: "number", minimum: 1 }, max: duration },
     },
     leaseTime: duration,
+    maxSize: { type: "integer", minimum: 1 },
+    deadLetter: { type: "string" },
+    retention: duration,
+  },
+};
+
+/** A change to a queue's options (PATCH): null removes the bound or the dead-letter queue. */
+export const queueChangesSchema: Schema = {
+  ...queueOptionsSchema,
+  properties: {
+    ...(queueOptionsSchema.properties as Schema),
     maxSize: { type: ["integer", "null"], minimum: 1 },
     deadLetter: { type: ["string", "null"] },
-    retention: duration,
   },
 };
 
@@ -75,6 +85,16 @@ export const sendOptionsSchema: Schema = {
     maxAttempts: { type: "integer", minimum: 1 },
     timeout: duration,
   },
+};
+
+/** A batch item's options: the batch waits for room as one (`timeout` beside `jobs`). */
+export const itemOptionsSchema: Schema = {
+  ...sendOptionsSchema,
+  properties: Object.fromEntries(
+    Object.entries(sendOptionsSchema.properties as Record<string, Schema>).filter(
+      ([key]) => key !== "timeout",
+    ),
+  ),
 };
 
 const storedError: Schema = {

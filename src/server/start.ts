@@ -51,7 +51,15 @@ export async function startServer(
     metrics,
     onError: options.onError,
   });
-  const server = await serve(handler, { host, port: options.port ?? 4545 });
+  let server: RunningServer;
+  try {
+    server = await serve(handler, { host, port: options.port ?? 4545 });
+  } catch (error) {
+    // Not listening: nothing may stay subscribed to the client's events.
+    handler.close();
+    metrics.close();
+    throw error;
+  }
   return {
     url: server.url,
     close: async (timeoutMs) => {

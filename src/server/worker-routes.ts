@@ -80,6 +80,7 @@ export function workerRoutes(ctx: ServerContext): Route[] {
           schema: object({ jobs: { type: "array", items: remoteJobSchema } }),
         },
         400: invalid,
+        404: { description: "no such queue", schema: errorSchema },
       },
       handle: async ({ request, params, query }) => {
         const queue = checkQueueName(params.name);

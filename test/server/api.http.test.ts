@@ -66,6 +66,10 @@ dbTest(
     assert.doesNotMatch(page.text, /s3cret/);
     const cookie = { cookie: "pgwake_token=s3cret" };
     assert.equal((await api.call("GET", "/api/queues", undefined, cookie)).status, 200);
+    const garbled = await api.call("GET", "/api/queues", undefined, {
+      cookie: "pgwake_token=%E0%A4%A",
+    });
+    assert.equal(garbled.status, 401, "a malformed cookie is a wrong token, not a server error");
     const silent = await api.call("POST", "/api/queues", { name: "x" }, cookie);
     assert.equal(silent.status, 403, "a cookie alone cannot change anything (CSRF)");
     const fromDashboard = await api.call(
@@ -86,6 +90,21 @@ dbTest(
     });
     const doc = (await api.call("GET", "/openapi.json")).body;
     assert.equal(doc.openapi, "3.1.0");
+    // What each body accepts is what its handler accepts: null unbounds a queue only in a PATCH,
+    // and a batch's items wait for room as one batch (`timeout` beside `jobs`, not per item).
+    const bodyOf = (path: string, method: string) =>
+      doc.paths[path][method].requestBody.content["application/json"].schema;
+    assert.deepEqual(
+      bodyOf("/api/queues", "post").properties.options.properties.maxSize.type,
+      "integer",
+    );
+    assert.deepEqual(
+      bodyOf("/api/queues/{name}", "patch").properties.options.properties.maxSize.type,
+      ["integer", "null"],
+    );
+    const batch = bodyOf("/api/queues/{name}/jobs", "post").oneOf[1];
+    assert.ok(batch.properties.timeout, "a batch takes a timeout");
+    assert.equal(batch.properties.jobs.items.properties.options.properties.timeout, undefined);
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`))
       .sort();

@@ -129,6 +129,13 @@ dbTest(
         400,
         /do not exist|unknown/,
       ],
+      [
+        "/api/queues/q/jobs",
+        { jobs: [{ payload: 1, options: { timeout: "1s" } }] },
+        400,
+        /sendMany\(items, \{ timeout \}\)|timeout/,
+      ],
+      ["/api/queues/q/jobs", { jobs: [{ payload: 1 }], timeout: "soon" }, 400, /body\.timeout/],
       ["/api/queues/nope/jobs", { payload: 1 }, 404, /does not exist/],
       ["/api/queues/q/jobs", "[1,2]", 400, /object/],
       ["/api/queues/q/jobs", "{not json", 400, /not valid JSON/],
@@ -191,5 +198,21 @@ dbTest(
       "wakeLatencyMs",
     ]);
     await reader.cancel();
+  },
+);
+
+dbTest(
+  "jobs: a batch's timeout bounds its wait for room in a bounded queue",
+  async ({ connect, defer }) => {
+    const client = await connect();
+    const api = apiFor(client, defer);
+    const q = await client.createQueue("small", { maxSize: 1 });
+    await q.send(0);
+    const full = await api.call("POST", "/api/queues/small/jobs", {
+      jobs: [{ payload: 1 }],
+      timeout: "100ms",
+    });
+    assert.equal(full.status, 429, full.text);
+    assert.equal((await q.stats()).queued, 1, "nothing more was written");
   },
 );

@@ -42,6 +42,15 @@ dbTest("queues: create, list, read, patch and delete over HTTP", async ({ connec
   assert.equal(patched.body.queue.leaseTime, 10_000);
   const unbounded = await api.call("PATCH", "/api/queues/emails", { maxSize: null });
   assert.equal(unbounded.body.queue.maxSize, undefined, "null removes the bound");
+  await api.call("PATCH", "/api/queues/emails", {
+    options: { backoff: { delay: 1000, factor: 3, max: 600_000 } },
+  });
+  const slower = await api.call("PATCH", "/api/queues/emails", { backoff: { delay: 5000 } });
+  assert.deepEqual(
+    slower.body.queue.backoff,
+    { delay: 5000, factor: 3, max: 600_000 },
+    "backoff's fields not named keep their values too",
+  );
 
   const busy = await api.call("DELETE", "/api/queues/emails");
   assert.equal(busy.status, 409);

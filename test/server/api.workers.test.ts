@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Client } from "../../src/index.js";
 import { dbTest, within } from "../helpers/db.js";
 import { apiFor } from "../helpers/api.js";
 
@@ -130,5 +131,28 @@ dbTest(
     const again = await api.call("POST", "/api/queues/orphans/claim?wait=5s", {});
     assert.equal(again.body.jobs[0].id, id);
     assert.equal(again.body.jobs[0].attempt, 2);
+  },
+);
+
+dbTest(
+  "remote workers: a claim from a queue that does not exist is a 404, and watches nothing",
+  async ({ connect, defer }) => {
+    const client = await connect();
+    const api = apiFor(client, defer);
+    // The deadline watcher's queues (private): each runs a statement on every poll.
+    const runtime = Client.runtimeOf(client) as unknown as {
+      deadlines: { queues: Map<string, unknown> };
+    };
+    const watched = (): number => runtime.deadlines.queues.size;
+    const before = watched();
+    for (const name of ["made-up-1", "made-up-2", "made-up-3"]) {
+      const response = await api.call("POST", `/api/queues/${name}/claim`, {});
+      assert.equal(response.status, 404, response.text);
+      assert.equal(response.body.error.code, "QUEUE_NOT_FOUND");
+    }
+    assert.equal(watched(), before, "no deadline watcher for a made-up name");
+    await client.createQueue("real");
+    assert.equal((await api.call("POST", "/api/queues/real/claim", {})).status, 200);
+    assert.equal(watched(), before + 1);
   },
 );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ValidationError } from "../../src/index.js";
+import { createServer, type AddressInfo } from "node:net";
+import { Client, PgwakeError, ValidationError } from "../../src/index.js";
 import { startServer } from "../../src/server/start.js";
 import { dbTest, within } from "../helpers/db.js";
 
@@ -67,5 +68,29 @@ dbTest(
     });
     const server = await startServer(client, { host: "0.0.0.0", port: 0, token: "t" });
     await server.close();
+  },
+);
+
+dbTest(
+  "a port in use is a PgwakeError that says so, and the server leaves no listener on the client",
+  async ({ connect, defer }) => {
+    const client = await connect();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    defer(() => new Promise((resolve) => taken.close(resolve)));
+    const { port } = taken.address() as AddressInfo;
+    const events = ["job:sent", "job:completed", "job:failed", "job:claimed"] as const;
+    const runtime = Client.runtimeOf(client);
+    const before = events.map((event) => runtime.listenerCount(event));
+    const error: unknown = await startServer(client, { port }).then(
+      () => assert.fail("listened on a taken port"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof PgwakeError, String(error));
+    assert.match(error.message, new RegExp(`port ${port} is taken.*choose another port`));
+    assert.deepEqual(
+      events.map((event) => runtime.listenerCount(event)),
+      before,
+    );
   },
 );

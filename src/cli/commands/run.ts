@@ -142,7 +142,7 @@ async function startAll(
     maxBodyBytes: options.maxBodyBytes,
     onError: (error) => io.stderr(`pgwake: a request failed: ${oneLine(error)}`),
   }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== "EADDRINUSE") throw error;
     throw new CliError(
       `port ${options.port} on ${options.host} is taken (another pgwake run?): ` +
         "pass --port with a free port, or --port 0 to take any free one",
