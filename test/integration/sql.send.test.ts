@@ -219,3 +219,41 @@ dbTest(
     assert.equal((await q.get(row!.id))?.state, "queued");
   },
 );
+
+dbTest(
+  "SQL's send() reads a delay written as digits in a string as milliseconds, as the client does",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    await client.createQueue("later");
+    const delayOf = async (options: object): Promise<number> => {
+      const [sent] = await admin.unsafe(
+        `select "${schema}".send('later', 'null', $1::text::jsonb) as id`,
+        [JSON.stringify(options)],
+      );
+      const [row] = await admin.unsafe(
+        `select extract(epoch from run_at - created_at) * 1000 as ms from "${schema}"._jobs
+         where id = $1`,
+        [sent!.id],
+      );
+      return Number(row!.ms);
+    };
+    const client5s = await delayOf({ delay: 5000 });
+    for (const [options, ms] of [
+      [{ delay: "5000" }, 5000],
+      [{ delay: "1500.4" }, 1500],
+      [{ delay: "5 seconds" }, 5000],
+      [{ delay: "1h" }, 3_600_000],
+    ] as const) {
+      const delay = await delayOf(options);
+      assert.ok(Math.abs(delay - ms) < 50, `${JSON.stringify(options)}: ${delay} ms`);
+    }
+    assert.ok(Math.abs(client5s - 5000) < 50, `a number: ${client5s} ms`);
+    const fromClient = await client.queue("later").send(null, { delay: "5000" });
+    const [row] = await admin.unsafe(
+      `select extract(epoch from run_at - created_at) * 1000 as ms from "${schema}"._jobs
+       where id = $1`,
+      [fromClient],
+    );
+    assert.ok(Math.abs(Number(row!.ms) - 5000) < 50, "the client agrees");
+  },
+);
