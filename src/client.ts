@@ -273,7 +273,10 @@ export class Client {
     await runtime.stopWorkers(timeoutMs);
     await runtime.waitForHeld(Math.max(0, deadline - performance.now()));
     await runtime.abandonHeld();
-    await runtime.shutdown(new ClientClosedError("wait for a completion"));
+    await runtime.shutdown(
+      new ClientClosedError("wait for a completion"),
+      deadline - performance.now(),
+    );
   }
 
   private assertOpen(what: string): void {

@@ -31,6 +31,9 @@ import { Scheduler } from "./services/scheduler.js";
 import { deferred, type Deferred } from "./util/deferred.js";
 import type { Json } from "./util/json.js";
 
+/** Closing waits at least this long for claims in flight, however short its timeout. */
+const CLAIMS_WITHIN_MS = 1000;
+
 /** A job as the settling events need it: the queue, id and attempt, and when it was claimed. */
 export interface ClaimedJob {
   readonly queue: string;
@@ -228,8 +231,8 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     });
     this.scheduler = new Scheduler(
       {
-        nextIn: () => this.background(() => this.queries.nextScheduleIn(this.db)),
-        due: () => this.background(() => this.queries.dueSchedules(this.db)),
+        nextIn: (skip) => this.background(() => this.queries.nextScheduleIn(this.db, skip)),
+        due: (skip) => this.background(() => this.queries.dueSchedules(this.db, skip)),
         fire: (name, tick, next) =>
           this.background(() => this.queries.fireSchedule(this.db, name, tick, next)),
       },
@@ -546,10 +549,22 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
     ]);
   }
 
-  /** Stops the background services and the listener; ends the pool if pgwake made it. */
-  async shutdown(closedError: PgwakeError): Promise<void> {
+  /**
+   * Stops the background services and the listener; ends the pool if pgwake made it. First it
+   * waits for claims in flight, `claimsWithinMs` (what is left of close's timeout, and at least
+   * CLAIMS_WITHIN_MS): a claim held up longer (a lock on the jobs table) is left to the pool's
+   * end, and its jobs, if any, come back when their lease expires.
+   */
+  async shutdown(closedError: PgwakeError, claimsWithinMs = 0): Promise<void> {
     // Claims first: one coming back now hands its jobs back through the settler.
-    await Promise.all(this.claiming);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.claiming),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, Math.max(CLAIMS_WITHIN_MS, claimsWithinMs));
+      }),
+    ]);
+    clearTimeout(timer);
     await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
     this.stopped = true;
     this.poll.stop();

@@ -30,18 +30,21 @@ delete from /*schema*/_schedules where name = $1::text returning name;
 select floor(extract(epoch from clock_timestamp()) * 1000)::bigint;
 
 -- name: nextScheduleIn
--- Milliseconds until the earliest schedule is due (null: no schedules).
+-- Milliseconds until the earliest schedule is due (null: no schedules), leaving out the schedules
+-- named in $1 (a JSON array): those whose next tick this client cannot compute, which stay due.
 select ceil(extract(epoch from min(next_run_at) - clock_timestamp()) * 1000)::bigint
-from /*schema*/_schedules;
+from /*schema*/_schedules
+where name not in (select jsonb_array_elements_text($1::text::jsonb));
 
 -- name: dueSchedules
 -- Schedules whose tick has come, with the tick exactly as stored (text, to compare and swap) and
--- the database clock to compute the next tick from.
+-- the database clock to compute the next tick from. Leaves out the schedules named in $1, as
+-- nextScheduleIn does.
 select name, cron, every_ms, timezone, next_run_at::text,
        floor(extract(epoch from next_run_at) * 1000)::bigint,
        floor(extract(epoch from clock_timestamp()) * 1000)::bigint
 from /*schema*/_schedules
-where next_run_at <= now()
+where next_run_at <= now() and name not in (select jsonb_array_elements_text($1::text::jsonb))
 order by next_run_at
 limit 100;
 

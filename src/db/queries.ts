@@ -431,13 +431,14 @@ export class Queries {
     return Number((await this.one(db, "databaseNow", []))[0]);
   }
 
-  async nextScheduleIn(db: Db): Promise<number | null> {
-    const value = (await this.run(db, "nextScheduleIn", []))[0]?.[0];
+  /** `skip`: schedules left out (their next tick cannot be computed here). */
+  async nextScheduleIn(db: Db, skip: readonly string[]): Promise<number | null> {
+    const value = (await this.run(db, "nextScheduleIn", [JSON.stringify(skip)]))[0]?.[0];
     return value === null || value === undefined ? null : Number(value);
   }
 
-  async dueSchedules(db: Db): Promise<DueSchedule[]> {
-    return (await this.run(db, "dueSchedules", [])).map((row) => ({
+  async dueSchedules(db: Db, skip: readonly string[]): Promise<DueSchedule[]> {
+    return (await this.run(db, "dueSchedules", [JSON.stringify(skip)])).map((row) => ({
       name: row[0] as string,
       cron: (row[1] as string | null) ?? null,
       everyMs: row[2] === null ? null : Number(row[2]),

@@ -7,9 +7,10 @@ const RETRY_AFTER_FAILURE_MS = 1000;
 const TIMER_SLACK_MS = 2;
 
 export interface SchedulerSource {
-  /** Milliseconds until the earliest tick (database clock); null with no schedules. */
-  nextIn(): Promise<number | null>;
-  due(): Promise<DueSchedule[]>;
+  /** Milliseconds until the earliest tick (database clock), `skip` left out; null with none. */
+  nextIn(skip: readonly string[]): Promise<number | null>;
+  /** The schedules whose tick has come, `skip` left out. */
+  due(skip: readonly string[]): Promise<DueSchedule[]>;
   /** Compare-and-swap: moves the schedule from `tick` to `next` and enqueues, or does nothing. */
   fire(name: string, tick: string, next: Date): Promise<string | null>;
 }
@@ -25,7 +26,12 @@ export class Scheduler {
   private running = false;
   private again = false;
   private stopped = false;
-  /** Schedules whose next tick could not be computed, reported once each. */
+  /**
+   * Schedules whose next tick cannot be computed (a stored pattern with a year, run out): left
+   * out of the reads until schedules change, since they stay due and would come first every time.
+   */
+  private readonly stuck = new Set<string>();
+  /** Those reported already: once each. */
   private readonly reported = new Set<string>();
 
   constructor(
@@ -35,6 +41,7 @@ export class Scheduler {
 
   /** Reads when the next tick is due and arms for it (at start, and when schedules change). */
   refresh(): void {
+    this.stuck.clear(); // replaced or removed, perhaps: look again
     this.arm(0);
   }
 
@@ -58,15 +65,14 @@ export class Scheduler {
     this.again = false;
     let next: number | null;
     try {
-      let stuck = false;
-      for (const schedule of await this.source.due()) {
+      for (const schedule of await this.source.due([...this.stuck])) {
         let after: Date;
         try {
           after = nextTick(schedule, schedule.tickMs, schedule.nowMs);
         } catch (error) {
           // A stored pattern with no tick left (a year field, accepted before patterns were
           // held to five or six fields) stays due: it must not hold up the schedules after it.
-          stuck = true;
+          this.stuck.add(schedule.name);
           if (!this.reported.has(schedule.name)) {
             this.reported.add(schedule.name);
             this.onError(error);
@@ -75,9 +81,8 @@ export class Scheduler {
         }
         await this.source.fire(schedule.name, schedule.tick, after);
       }
-      next = await this.source.nextIn();
-      // A stuck schedule is always due: look again at the failure pace, not in a tight loop.
-      if (next !== null) next = Math.max(stuck ? RETRY_AFTER_FAILURE_MS : 0, next) + TIMER_SLACK_MS;
+      next = await this.source.nextIn([...this.stuck]);
+      if (next !== null) next = Math.max(0, next) + TIMER_SLACK_MS;
     } catch (error) {
       this.onError(error);
       next = RETRY_AFTER_FAILURE_MS;

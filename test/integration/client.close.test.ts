@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Client, ClientClosedError, type Job } from "../../src/index.js";
 import { startChild } from "../helpers/child.js";
-import { dbTest, signal, until, within } from "../helpers/db.js";
+import { dbTest, signal, until, within, type DbContext } from "../helpers/db.js";
 
 dbTest(
   "a script that closes its client exits by itself (no open handles)",
@@ -83,61 +83,82 @@ dbTest(
   },
 );
 
+/**
+ * A `receive()` loop whose claim waits on a lock the test holds on the jobs table (after the
+ * queue's first tick, so that the claim is the only statement held up). `release` lets it go.
+ */
+async function claimHeldByLock({ connect, admin, schema }: DbContext) {
+  const client = await connect();
+  const q = await client.createQueue<number>("late-claim", { maxAttempts: 1 });
+  const id = await q.send(1, { attributes: { x: 2 } });
+  // A first loop, which takes nothing, has the queue's deadlines watched: the watch's first
+  // statement (a tick) must not be one that the lock holds up too.
+  const idle = q.receive({ filter: { x: 1 } })[Symbol.asyncIterator]();
+  void idle.next();
+  const deadlines = (
+    Client.runtimeOf(client) as unknown as {
+      deadlines: { queues: Map<string, { leaseMs: number | undefined; ticking: boolean }> };
+    }
+  ).deadlines;
+  await until(
+    () => {
+      const watched = deadlines.queues.get("late-claim");
+      return watched?.leaseMs !== undefined && !watched.ticking;
+    },
+    5000,
+    "the queue's first tick",
+  );
+  const lock = signal();
+  const locked = signal();
+  const holder = admin.begin(async (tx) => {
+    await tx.unsafe(`lock table "${schema}"._jobs in exclusive mode`);
+    locked.resolve();
+    await lock.promise;
+  });
+  await within(locked.promise, 5000, "the lock");
+  const loop = q.receive({ filter: { x: 2 } })[Symbol.asyncIterator]();
+  const first = loop.next();
+  await until(
+    async () =>
+      (
+        await admin`select 1 from pg_stat_activity
+                    where wait_event_type = 'Lock' and query like ${"%_claim%"}`
+      ).length > 0,
+    5000,
+    "the claim to wait for the lock",
+  );
+  const release = async (): Promise<void> => {
+    lock.resolve();
+    await holder;
+  };
+  return { client, id, first, release };
+}
+
 dbTest(
   "close hands back, uncounted, the jobs of a claim that comes back while it closes",
-  async ({ connect, admin, schema }) => {
-    const client = await connect();
-    const q = await client.createQueue<number>("late-claim", { maxAttempts: 1 });
-    const id = await q.send(1, { attributes: { x: 2 } });
-    // A first loop, which takes nothing, has the queue's deadlines watched: the watch's first
-    // statement (a tick) must not be the one that keeps the pool open below.
-    const idle = q.receive({ filter: { x: 1 } })[Symbol.asyncIterator]();
-    void idle.next();
-    const deadlines = (
-      Client.runtimeOf(client) as unknown as {
-        deadlines: { queues: Map<string, { leaseMs: number | undefined; ticking: boolean }> };
-      }
-    ).deadlines;
-    await until(
-      () => {
-        const watched = deadlines.queues.get("late-claim");
-        return watched?.leaseMs !== undefined && !watched.ticking;
-      },
-      5000,
-      "the queue's first tick",
-    );
-    // The claim is held on the database, after its statement has started: a lock on the table.
-    const lock = signal();
-    const locked = signal();
-    const holder = admin.begin(async (tx) => {
-      await tx.unsafe(`lock table "${schema}"._jobs in exclusive mode`);
-      locked.resolve();
-      await lock.promise;
-    });
-    await within(locked.promise, 5000, "the lock");
-    const jobs = q.receive({ filter: { x: 2 } })[Symbol.asyncIterator]();
-    const first = jobs.next();
-    await until(
-      async () =>
-        (
-          await admin`select 1 from pg_stat_activity
-                      where wait_event_type = 'Lock' and query like ${"%_claim%"}`
-        ).length > 0,
-      5000,
-      "the claim to wait for the lock",
-    );
+  async (ctx) => {
+    const { client, id, first, release } = await claimHeldByLock(ctx);
     const closing = client.close({ timeout: 1000 });
     // A client that does not wait for the claim ends its pool now, while the claim still waits.
     // A correct one waits, and nothing marks that moment: give the wrong one time to get there.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    lock.resolve();
-    await holder;
+    await release();
     await within(closing, 5000, "close");
     assert.equal((await within(first, 5000, "the loop to end")).done, true);
-    const [job] = await admin.unsafe(
-      `select state::text, attempt from "${schema}"._jobs where id = $1`,
+    const [job] = await ctx.admin.unsafe(
+      `select state::text, attempt from "${ctx.schema}"._jobs where id = $1`,
       [id],
     );
     assert.deepEqual({ ...job }, { state: "queued", attempt: 0 }, "back in the queue, uncounted");
   },
 );
+
+dbTest("close does not wait without end for a claim held up on the database", async (ctx) => {
+  const { client, first, release } = await claimHeldByLock(ctx);
+  ctx.defer(release);
+  void first.catch(() => undefined); // the loop's end is not what this test is about
+  const started = performance.now();
+  // At least a second for the claim, then the pool's own bound for its statements (5 s).
+  await within(client.close({ timeout: 100 }), 10_000, "close, the lock still held");
+  assert.ok(performance.now() - started >= 900, "it gave the claim its second");
+});

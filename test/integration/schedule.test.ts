@@ -155,15 +155,15 @@ dbTest(
 dbTest(
   "a stored schedule with no tick left does not hold up the others, and is reported once",
   async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const errors: unknown[] = [];
+    client.on("error", (error) => errors.push(error));
+    await client.createQueue("q");
     // Rows like this one could be stored before patterns were held to five or six fields.
-    await (await connect()).createQueue("q");
     await admin.unsafe(
       `insert into "${schema}"._schedules (name, queue, cron, next_run_at)
        values ('ran-out', 'q', '0 0 0 1 1 * 2020', now())`,
     );
-    const client = await connect();
-    const errors: unknown[] = [];
-    client.on("error", (error) => errors.push(error));
     await client.schedule("steady", { queue: "q", every: "1s" });
     await until(
       async () => (await client.queue("q").stats()).queued >= 3,
