@@ -134,7 +134,7 @@ function _lease_token(draw bytea, job_id uuid) md5 8be69607e27583ed823a93cc170b3
 function _notify_done(queue text, state job_state, ids uuid[]) md5 96f93c630cf61a6d8ad7935f7c4485eb
 function _notify_ready(queue text, ready bigint, next_run_at timestamp with time zone) md5 28dd40fe8aa6b266cd9f0f21903079a5
 function _schedules_changed() md5 167d11418c946c7f47c9f2f53068d938
-function _send_options(options jsonb) md5 80c3fc82a411066fc7fe20fb13e70b18
+function _send_options(options jsonb) md5 9d6fc452798816e137be509a994d8856
 function _settle_dependents(done uuid[], broken uuid[]) md5 45c3038c0d6b24ccf43a039a2b583e71
 function _utf16_length(s text) md5 0f68cbca04fef30fd62007893acfc3de
 function send(queue text, payload jsonb, options jsonb) md5 eb6b0b1cce0bada69ef65c9e9709b57f

@@ -1,10 +1,11 @@
 -- pgwake: compatible
 -- pgwake 0013: a delay given to SQL's send() as a string of digits ('{"delay": "5000"}') is
 -- milliseconds, as the client, the HTTP API and the CLI read it. PostgreSQL's interval read it as
--- seconds: a job meant for five seconds later waited 83 minutes. Other strings are still
--- intervals ('5 minutes', '1h').
+-- seconds: a job meant for five seconds later waited 83 minutes. A number the client cannot
+-- read (' 5', '+5', '5.') is refused, where the interval read it as seconds too. Other strings
+-- are still intervals ('5 minutes', '1h').
 --
--- Only _send_options changes (0006's, with that one branch added): same signature and result, so
+-- Only _send_options changes (0006's, with those two branches added): same signature and result, so
 -- every older client can use the schema (the line above).
 
 create or replace function /*schema*/_send_options(options jsonb) returns jsonb
@@ -37,6 +38,9 @@ begin
         -- A number in a string is milliseconds, as the client reads "5000"; PostgreSQL's
         -- interval would read it as seconds.
         n := round((v #>> '{}')::numeric);
+      elsif jsonb_typeof(v) = 'string'
+            and (v #>> '{}') ~ '^[[:space:]]*[-+]?[0-9.]+[[:space:]]*$' then
+        null; -- a number the client cannot read either (' 5', '+5', '5.'): refused below
       elsif jsonb_typeof(v) = 'string' then
         begin
           n := round(extract(epoch from (v #>> '{}')::interval) * 1000);

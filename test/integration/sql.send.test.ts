@@ -248,6 +248,18 @@ dbTest(
       assert.ok(Math.abs(delay - ms) < 50, `${JSON.stringify(options)}: ${delay} ms`);
     }
     assert.ok(Math.abs(client5s - 5000) < 50, `a number: ${client5s} ms`);
+    // Numbers the client cannot read are refused, not read as an interval's seconds.
+    for (const delay of [" 5", "+5", "5.", "-5"]) {
+      await assert.rejects(
+        admin.unsafe(`select "${schema}".send('later', 'null', $1::text::jsonb)`, [
+          JSON.stringify({ delay }),
+        ]),
+        (e: { code?: string; message?: string }) =>
+          e.code === "PW001" && /options\.delay/.test(e.message ?? ""),
+        JSON.stringify(delay),
+      );
+      await assert.rejects(client.queue("later").send(null, { delay }), ValidationError);
+    }
     const fromClient = await client.queue("later").send(null, { delay: "5000" });
     const [row] = await admin.unsafe(
       `select extract(epoch from run_at - created_at) * 1000 as ms from "${schema}"._jobs
