@@ -3,7 +3,10 @@
  * Run with --expose-gc so heap samples are taken after a collection.
  *
  * Env: DATABASE_URL, PGWAKE_SCHEMA, CHAOS_CONCURRENCY, CHAOS_WORK_MS (each handler takes up to
- * this long), CHAOS_POLL_MS (the safety poll; 0 turns it off).
+ * this long), CHAOS_POLL_MS (the safety poll; 0 turns it off). For diagnosis:
+ * CHAOS_SIDE_TIMEOUT_MS (the handlers' limit on their own statements, default 5000), and
+ * CHAOS_TRACE_TIMERS=1, with which a lingering worker also reports where each timer still
+ * pending was set (async_hooks; it slows the worker).
  *
  * Talks JSON lines. Prints `ready`, then `acked` with the ids of jobs whose ack this process
  * applied (every 100 ms), `heap` when asked, and `stopped` with its counters when told to stop.
@@ -11,10 +14,24 @@
  */
 import type { Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { createHook } from "node:async_hooks";
 import postgres from "postgres";
 import { socketOpener } from "../../src/db/socket.js";
 import { connect, LeaseLostError, type Job } from "../../src/index.js";
 import { digestOf, QUEUE, type ChaosPayload, type ChaosResult } from "./jobs.js";
+
+/** Where each pending timer was set, with CHAOS_TRACE_TIMERS: what keeps a lingering worker. */
+const timerStacks = new Map<number, string>();
+if (process.env.CHAOS_TRACE_TIMERS) {
+  createHook({
+    init(id, type) {
+      if (type === "Timeout") timerStacks.set(id, new Error().stack ?? "");
+    },
+    destroy(id) {
+      timerStacks.delete(id);
+    },
+  }).enable();
+}
 
 const say = (message: object): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
 const env = (name: string): string => {
@@ -73,7 +90,7 @@ const flush = setInterval(() => {
 // just failed is never answered (src/db/orphans.ts); without the limit its handler waited for
 // good, the worker heartbeated the job for the rest of the run, and CI once failed with that job
 // handed back only when the worker stopped.
-const SIDE_TIMEOUT_MS = 5000;
+const SIDE_TIMEOUT_MS = Number(process.env.CHAOS_SIDE_TIMEOUT_MS ?? 5000);
 // Its sockets are opened through pgwake's opener (src/db/socket.ts) so that stop() can close
 // them: postgres.js reopens a connection for a statement still queued in a pool it is ending (one
 // given up below) and keeps it open after end() resolves, which kept a worker alive once in CI.
@@ -84,6 +101,11 @@ const sideOpened = new Set<Socket>();
 const side = postgres(url, {
   max: concurrency,
   max_pipeline: 0,
+  // A short, fixed wait between connection attempts. Once the pool has ended, each statement
+  // still queued in it (one given up, below) fails on a connection attempt of its own, after the
+  // driver's backoff, which grows to 20 s: the likely reason why workers that had given up
+  // statements stayed alive past the check below, with two timers and no socket.
+  backoff: () => 0.05,
   socket: async (options: Parameters<typeof sideSockets.open>[0]) => {
     const socket = await sideSockets.open(options);
     for (const old of sideOpened) if (old.destroyed) sideOpened.delete(old);
@@ -184,15 +206,21 @@ async function stop(): Promise<void> {
   await side.end({ timeout: 1 });
   sideSockets.close();
   say({ event: "stopped", ...counters, errorCodes, ...heap() });
-  // A closed client must let the process exit by itself; say what keeps it alive if not.
+  // A closed client must let the process exit by itself; say what keeps it alive if not. (The
+  // side pool's last connection attempts may take a few seconds more; a strict check of
+  // pgwake's own is test/fixtures/close-exits.ts.)
   setTimeout(() => {
     const sideOpen = [...sideOpened].filter((socket) => !socket.destroyed).length;
     say({
       event: "lingering",
-      resources: [...process.getActiveResourcesInfo(), `(side pool sockets open: ${sideOpen})`],
+      resources: [
+        ...process.getActiveResourcesInfo(),
+        `(side pool sockets open: ${sideOpen})`,
+        ...[...timerStacks.values()].map((stack) => stack.split("\n").slice(2, 9).join(" | ")),
+      ],
     });
     process.exit(3);
-  }, 5000).unref();
+  }, 15_000).unref();
 }
 
 say({ event: "ready", pid: process.pid });
