@@ -194,8 +194,9 @@ export class Queue<P = Json, R = Json> implements SentHost {
   }
 
   /**
-   * Requeues a failed or cancelled job with a fresh set of attempts; false if it was neither, or
-   * if its dedup `key` is now held by another unfinished job (which keeps it).
+   * Requeues a failed or cancelled job with a fresh set of attempts; false if it was neither, if
+   * its dedup `key` is now held by another unfinished job (which keeps it), or if a job of its
+   * `after` failed or was cancelled. With `after` jobs not completed yet, it waits for them again.
    */
   async retry(id: string): Promise<boolean> {
     const jobId = checkJobId(id, "retry id");

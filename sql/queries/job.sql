@@ -371,9 +371,22 @@ where queue = $1::text
 returning id::text;
 
 -- name: retryJob
--- A failed or cancelled job gets a fresh set of attempts; its error history is kept.
+-- A failed or cancelled job gets a fresh set of attempts; its error history is kept. A job sent
+-- with `after` waits again for those of its jobs that have not completed, and is not retried if
+-- one of them failed or was cancelled (it could never run). Jobs of `after` that retention has
+-- deleted count as completed: they had finished, and a dependency that failed cancelled this job
+-- then. The jobs of `after` are locked FOR SHARE, as a send locks them: one that completes
+-- meanwhile waits for this statement, and then finds this job waiting and releases it.
+with parents as (
+  select p.state::text as state
+  from /*schema*/_jobs p
+  where p.id = any (array(select unnest(j.after) from /*schema*/_jobs j
+                          where j.queue = $1::text and j.id = $2::uuid))
+  for share
+)
 update /*schema*/_jobs
-set state = 'queued',
+set state = (case when exists (select from parents where state <> 'completed') then 'waiting'
+                  else 'queued' end)::/*schema*/job_state,
     attempt = 0,
     run_at = now(),
     result = null,
@@ -381,6 +394,7 @@ set state = 'queued',
     lease_token = null,
     leased_by = null
 where queue = $1::text and id = $2::uuid and state in ('failed', 'cancelled')
+  and not exists (select from parents where state in ('failed', 'cancelled'))
 returning id::text;
 
 -- name: queueStats
@@ -415,13 +429,16 @@ cross join lateral (
 -- One batch ($1 jobs at most) of finished jobs past their queue's retention, oldest first.
 -- One process at a time: a batch runs only if it takes the cleaner's transaction lock. The
 -- doomed ids go to the delete as an array, read through the primary key (as in claimJobs).
+-- The delete matches each row's finish time as read: a job retried (or retried and finished
+-- again) since is a new row version that the delete, re-checking it after the retry's commit,
+-- leaves alone. Matching on the id alone deleted a job `retry` had just put back in the queue.
 with allowed as (
   select pg_try_advisory_xact_lock(hashtextextended(/*literal:schema*/'pgwake' || ':cleaner', 0)) as yes
 ), doomed as (
-  select j.id
+  select j.id, j.finished_at
   from /*schema*/_queues q
   cross join lateral (
-    select id from /*schema*/_jobs
+    select id, finished_at from /*schema*/_jobs
     where queue = q.name and state in ('completed', 'failed', 'cancelled')
       and finished_at < now() - q.retention_ms * interval '1 millisecond'
     order by finished_at
@@ -429,6 +446,10 @@ with allowed as (
   where (select yes from allowed)
   limit $1::integer
 ), deleted as (
-  delete from /*schema*/_jobs where id = any (array(select id from doomed)) returning 1
+  delete from /*schema*/_jobs x
+  using doomed d
+  where x.id = any (array(select id from doomed)) and x.id = d.id
+    and x.finished_at = d.finished_at
+  returning 1
 )
 select (select yes from allowed), (select count(*) from deleted)::integer;

@@ -168,6 +168,26 @@ export async function until(
   }
 }
 
+/**
+ * Waits until a statement whose text contains `fragment` waits for a lock on the database (one
+ * the test holds, to stop that statement at a chosen point).
+ */
+export async function untilWaitingForLock(
+  admin: postgres.Sql,
+  fragment: string,
+  what: string,
+): Promise<void> {
+  await until(
+    async () =>
+      (
+        await admin`select 1 from pg_stat_activity
+                    where wait_event_type = 'Lock' and query like ${"%" + fragment + "%"}`
+      ).length > 0,
+    5000,
+    what,
+  );
+}
+
 /** A promise with its resolve function, for handlers that report back to the test. */
 export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

@@ -128,3 +128,37 @@ dbTest("cancelling a job cancels the jobs waiting on it", async ({ connect }) =>
     JobCancelledError,
   );
 });
+
+dbTest(
+  "retrying a job sent with after waits again for its jobs, and is refused if one failed",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<string>("deps");
+    const stateOf = async (id: string): Promise<string> =>
+      (await admin.unsafe(`select state::text from "${schema}"._jobs where id = $1`, [id]))[0]!
+        .state as string;
+    const parent = await q.send("parent", { delay: "1h" });
+    const child = await q.send("child", { after: [parent] });
+    assert.equal(await q.cancel(child), 1);
+    assert.equal(await q.retry(child), true);
+    assert.equal(await stateOf(child), "waiting", "it waits for its parent again");
+    // The parent completes: the retried child is released, as a first send would be.
+    await admin.unsafe(
+      `update "${schema}"._jobs set run_at = now(), state = 'queued' where id = $1`,
+      [parent],
+    );
+    const ran: string[] = [];
+    const worker = q.work((job) => void ran.push(job.payload));
+    await within(q.completion(child), 5000, "the retried child");
+    await worker.stop();
+    assert.deepEqual(ran, ["parent", "child"]);
+
+    // A parent that was cancelled: its dependent can never run, so it is not retried.
+    const doomed = await q.send("doomed", { delay: "1h" });
+    const orphan = await q.send("orphan", { after: [doomed] });
+    assert.equal(await q.cancel(doomed), 1);
+    assert.equal(await stateOf(orphan), "cancelled", "cancelled with its dependency");
+    assert.equal(await q.retry(orphan), false);
+    assert.equal(await stateOf(orphan), "cancelled");
+  },
+);

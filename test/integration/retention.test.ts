@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Queries } from "../../src/db/queries.js";
-import { dbTest, until } from "../helpers/db.js";
+import { Client } from "../../src/index.js";
+import { dbTest, signal, until, untilWaitingForLock } from "../helpers/db.js";
 
 dbTest(
   "finished jobs are deleted after their queue's retention; unfinished ones never",
@@ -83,5 +84,41 @@ dbTest(
       10_000,
       "the client's cleaner to delete the rest",
     );
+  },
+);
+
+dbTest(
+  "the cleaner leaves alone a job retried while it deletes: it was finished when read, not now",
+  async ({ connect, admin, schema }) => {
+    const client = await connect();
+    const q = await client.createQueue<number>("retried", { retention: "1h" });
+    const id = await q.send(1);
+    assert.equal(await q.cancel(id), 1);
+    // Past its retention, without the cleaner's timer knowing: only the batch below deletes.
+    await admin.unsafe(
+      `update "${schema}"._jobs set finished_at = now() - interval '2 hours' where id = $1`,
+      [id],
+    );
+    const retried = signal();
+    const commit = signal();
+    const retry = admin.begin(async (tx) => {
+      // retryJob's update, held open so that the cleaner's delete meets the new row version.
+      await tx.unsafe(
+        `update "${schema}"._jobs set state = 'queued', attempt = 0, run_at = now(),
+           result = null, finished_at = null, lease_token = null, leased_by = null
+         where id = $1`,
+        [id],
+      );
+      retried.resolve();
+      await commit.promise;
+    });
+    await retried.promise;
+    const runtime = Client.runtimeOf(client);
+    const batch = runtime.queries.deleteExpired(runtime.db, 500);
+    await untilWaitingForLock(admin, "doomed", "the cleaner's delete to wait for the retry");
+    commit.resolve();
+    await retry;
+    await batch;
+    assert.equal((await q.get(id))?.state, "queued", "the retried job is still there");
   },
 );
