@@ -45,6 +45,8 @@ export class Completions {
   private recheckTimer: NodeJS.Timeout | undefined;
   private recheckMs = RECHECK_MIN_MS;
   private stopped = false;
+  /** What waiters reject with once closed. */
+  private closedWith: unknown;
 
   constructor(
     private readonly source: CompletionSource,
@@ -114,15 +116,23 @@ export class Completions {
     this.check([...this.waiters.keys()]);
   }
 
-  /** Rejects every waiter (the client is closing). */
+  /** Rejects every waiter (the client is closing), and any asked for from now on. */
   rejectAll(error: unknown): void {
     this.stopped = true;
+    this.closedWith = error;
     clearTimeout(this.recheckTimer);
     for (const waiter of this.waiters.values()) waiter.result.reject(error);
     this.waiters.clear();
   }
 
   private register(queue: string, id: string, existence: Existence): Waiter {
+    if (this.stopped) {
+      // Closed: nothing would read or notify it any more, so it settles now.
+      const result = deferred<Json>();
+      void quiet(result.promise);
+      result.reject(this.closedWith);
+      return { queue, result, existence };
+    }
     let waiter = this.waiters.get(id);
     if (!waiter) {
       // quiet: a `completed` nobody reads must never become an unhandled rejection.

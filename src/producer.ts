@@ -1,4 +1,10 @@
-import { AbortedError, QueueFullError, QueueNotFoundError, ValidationError } from "./errors.js";
+import {
+  AbortedError,
+  ClientClosedError,
+  QueueFullError,
+  QueueNotFoundError,
+  ValidationError,
+} from "./errors.js";
 import type { Db, EnqueueResult, InsertOutcome, InsertRow, Queries } from "./db/queries.js";
 import type { Wakeups } from "./notify/wakeups.js";
 import type { NormalisedSend } from "./options.js";
@@ -33,6 +39,8 @@ export class Producer {
     private readonly queries: Queries,
     private readonly db: Db,
     private readonly room: Wakeups,
+    /** Aborted when the client closes: a send waiting for room then rejects. */
+    private readonly closing: AbortSignal,
   ) {
     this.inserts = new Coalescer(
       async (rows) => {
@@ -167,9 +175,12 @@ export class Producer {
     giveUp: GiveUp,
     written: string[],
   ): Promise<void> {
-    const signal = giveUp.signal();
+    const own = giveUp.signal();
+    // Closing stops the notifications that would bring room: wait no more, or never settle.
+    const signal = own ? AbortSignal.any([own, this.closing]) : this.closing;
     await this.room.wait(queue, seen, signal);
-    if (signal?.aborted) throw new QueueFullError(queue, { written, cause: signal.reason });
+    if (this.closing.aborted) throw new ClientClosedError("wait for room in a bounded queue");
+    if (signal.aborted) throw new QueueFullError(queue, { written, cause: signal.reason });
   }
 }
 

@@ -181,7 +181,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       },
       report,
     );
-    this.producer = new Producer(this.queries, this.db, this.room);
+    this.producer = new Producer(this.queries, this.db, this.room, this.closing.signal);
     this.settler = new Settler(this.queries, this.db);
     this.claims = new Claims(
       {

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { Client, ClientClosedError, type Job } from "../../src/index.js";
 import { startChild } from "../helpers/child.js";
-import { dbTest, signal, until, within, type DbContext } from "../helpers/db.js";
+import {
+  dbTest,
+  signal,
+  until,
+  untilWaitingForLock,
+  within,
+  type DbContext,
+} from "../helpers/db.js";
 
 dbTest(
   "a script that closes its client exits by itself (no open handles)",
@@ -46,9 +53,24 @@ dbTest(
     const client = await connect();
     const q = await client.createQueue("closed");
     const waiting = q.send("x", { delay: "1h" }).completed;
-    await q.send("y");
+    const sent = q.send("y");
+    await sent;
+    // A send waiting for room in a full bounded queue: closing ends the notifications that
+    // would have brought it, so it settles too.
+    const full = await client.createQueue("full", { maxSize: 1 });
+    await full.send(1);
+    const blocked = full.send(2).then(
+      () => "written",
+      (error: unknown) => error,
+    );
     await client.close();
     await assert.rejects(waiting, ClientClosedError);
+    assert.ok((await within(blocked, 5000, "the blocked send")) instanceof ClientClosedError);
+    // A completion asked for after the close settles at once, as one asked for before did.
+    await assert.rejects(
+      within(sent.completed, 5000, "a completed read after close"),
+      ClientClosedError,
+    );
     await assert.rejects(
       q.send(1),
       (e: unknown) => e instanceof ClientClosedError && /connect\(\)/.test(e.message),
@@ -118,15 +140,7 @@ async function claimHeldByLock({ connect, admin, schema }: DbContext) {
   await within(locked.promise, 5000, "the lock");
   const loop = q.receive({ filter: { x: 2 } })[Symbol.asyncIterator]();
   const first = loop.next();
-  await until(
-    async () =>
-      (
-        await admin`select 1 from pg_stat_activity
-                    where wait_event_type = 'Lock' and query like ${"%_claim%"}`
-      ).length > 0,
-    5000,
-    "the claim to wait for the lock",
-  );
+  await untilWaitingForLock(admin, "_claim", "the claim to wait for the lock");
   const release = async (): Promise<void> => {
     lock.resolve();
     await holder;
