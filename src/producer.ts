@@ -83,7 +83,8 @@ export class Producer {
           case "inserted":
             return { ids: [id], xid: attempt.xid };
           case "existing":
-            return { ids: [attempt.existingId!], xid: undefined };
+            // In a transaction the holder may have been written earlier in it, unseen by others.
+            return { ids: [attempt.existingId!], xid: job.tx ? attempt.xid : undefined };
           case "conflict":
             continue; // the key's holder committed meanwhile: the next attempt finds it
           case "full":
@@ -133,7 +134,8 @@ export class Producer {
       while (pending.length > 0) {
         const seen = this.room.generation(queue);
         const outcome = await this.queries.insertJobs(db, pending, true);
-        if (outcome.inserted > 0) xid = outcome.xid;
+        // In a transaction, a batch that only found holders may have written them itself.
+        if (outcome.inserted > 0 || batch.tx) xid = outcome.xid;
         if (outcome.others.size === 0) break; // every job inserted: the common case
         const retry: InsertRow[] = [];
         let full = false;

@@ -141,6 +141,39 @@ for (const when of ["before", "after"] as const) {
   );
 }
 
+for (const how of ["send", "sendMany"] as const) {
+  dbTest(
+    `in a transaction, a ${how} deduplicated onto a job sent earlier in it follows that job`,
+    async ({ connect, url }) => {
+      const client = await connect();
+      const q = await client.createQueue<number, string>("tx-send-dedup");
+      const sql = postgres(url, { max: 1, onnotice: () => undefined });
+      try {
+        let completed: Promise<unknown> | undefined;
+        await sql.begin(async (tx) => {
+          const first = await q.send(1, { tx, key: "x" });
+          const again =
+            how === "send"
+              ? q.send(2, { tx, key: "x" })
+              : q.sendMany([{ payload: 2, options: { key: "x" } }], { tx });
+          const ids = await again;
+          assert.deepEqual(typeof ids === "string" ? [ids] : ids, [first]);
+          completed = again.completed;
+          // Held open a moment, so the completion's first read finds no committed row.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        });
+        q.work(async (job) => `ran ${job.payload}`);
+        assert.deepEqual(
+          await within(completed!, 5000, "the duplicate's completion"),
+          how === "send" ? "ran 1" : ["ran 1"],
+        );
+      } finally {
+        await sql.end();
+      }
+    },
+  );
+}
+
 dbTest(
   "a dedup key in a bounded queue that is full returns the holder, without waiting",
   async ({ connect }) => {
