@@ -126,20 +126,15 @@ export class Completions {
   }
 
   private register(queue: string, id: string, existence: Existence): Waiter {
-    if (this.stopped) {
-      // Closed: nothing would read or notify it any more, so it settles now.
-      const result = deferred<Json>();
-      void quiet(result.promise);
-      result.reject(this.closedWith);
-      return { queue, result, existence };
-    }
-    let waiter = this.waiters.get(id);
+    let waiter = this.stopped ? undefined : this.waiters.get(id);
     if (!waiter) {
       // quiet: a `completed` nobody reads must never become an unhandled rejection.
       const result = deferred<Json>();
       void quiet(result.promise);
       waiter = { queue, result, existence };
-      this.waiters.set(id, waiter);
+      // Closed: nothing would read or notify it any more, so it settles now.
+      if (this.stopped) result.reject(this.closedWith);
+      else this.waiters.set(id, waiter);
     } else if (existence.kind !== "pending" && waiter.existence.kind !== "known") {
       waiter.existence = existence;
     }

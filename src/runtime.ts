@@ -30,9 +30,18 @@ import { SafetyPoll } from "./services/safety-poll.js";
 import { Scheduler } from "./services/scheduler.js";
 import { deferred, type Deferred } from "./util/deferred.js";
 import type { Json } from "./util/json.js";
+import { atMost } from "./util/timer.js";
 
 /** Closing waits at least this long for claims in flight, however short its timeout. */
 const CLAIMS_WITHIN_MS = 1000;
+
+/** Keeps `work` in `set` until it settles, for closing to wait on; returns it as it is. */
+function keepUntilSettled<T>(set: Set<Promise<unknown>>, work: Promise<T>): Promise<T> {
+  const tracked = work.catch(() => undefined);
+  set.add(tracked);
+  void tracked.then(() => set.delete(tracked));
+  return work;
+}
 
 /** A job as the settling events need it: the queue, id and attempt, and when it was claimed. */
 export interface ClaimedJob {
@@ -331,11 +340,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
    */
   private background<T>(statement: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new ClientClosedError("run background statements"));
-    const running = statement();
-    const tracked = running.catch(() => undefined);
-    this.inFlight.add(tracked);
-    void tracked.then(() => this.inFlight.delete(tracked));
-    return running;
+    return keepUntilSettled(this.inFlight, statement());
   }
 
   reportError(error: unknown): void {
@@ -383,10 +388,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
       await this.releaseUndelivered(jobs);
       return [];
     });
-    const tracked = claiming.catch(() => undefined);
-    this.claiming.add(tracked);
-    void tracked.then(() => this.claiming.delete(tracked));
-    return claiming;
+    return keepUntilSettled(this.claiming, claiming);
   }
 
   private async claimHeld(queue: string, limit: number, filter: Filter): Promise<AnyJob[]> {
@@ -524,14 +526,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
   async waitForHeld(timeoutMs: number): Promise<void> {
     if (this.held.size === 0) return;
     this.heldDrained ??= deferred<void>();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.heldDrained.promise,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await atMost(this.heldDrained.promise, timeoutMs);
   }
 
   /**
@@ -557,14 +552,7 @@ export class Runtime extends EventEmitter<ClientEvents> implements ConsumerHost,
    */
   async shutdown(closedError: PgwakeError, claimsWithinMs = 0): Promise<void> {
     // Claims first: one coming back now hands its jobs back through the settler.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.claiming),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, Math.max(CLAIMS_WITHIN_MS, claimsWithinMs));
-      }),
-    ]);
-    clearTimeout(timer);
+    await atMost(Promise.all(this.claiming), Math.max(CLAIMS_WITHIN_MS, claimsWithinMs));
     await Promise.allSettled([this.producer.drain(), this.settler.drain()]);
     this.stopped = true;
     this.poll.stop();

@@ -7,7 +7,7 @@ import { startProcess } from "./tracing.js";
 import { checkDuration, checkOptions } from "./util/checks.js";
 import { deferred, type Deferred } from "./util/deferred.js";
 import type { Duration } from "./util/duration.js";
-import { unrefTimer } from "./util/timer.js";
+import { atMost } from "./util/timer.js";
 
 /** The most jobs a worker keeps claimed ahead of its handlers. */
 const MAX_AHEAD = 1000;
@@ -132,11 +132,7 @@ export class Worker<P = unknown, R = unknown> {
       this.stoppedDeferred.resolve();
     })();
     if (timeoutMs === undefined) return this.stopping;
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
-      this.stopping,
-      new Promise<void>((resolve) => (timer = unrefTimer(resolve, timeoutMs))),
-    ]).finally(() => clearTimeout(timer)); // no timer left behind when the worker stops in time
+    return atMost(this.stopping, timeoutMs, { unref: true });
   }
 
   private pump(): void {

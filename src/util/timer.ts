@@ -25,3 +25,27 @@ export function timeoutSignal(delayMs: number): AbortSignal {
   );
   return controller.signal;
 }
+
+/**
+ * Waits for `promise`, but at most `delayMs`: resolves with its value, or undefined once the time
+ * is up, and leaves no timer behind. `unref`: the wait alone does not keep the process alive.
+ */
+export async function atMost<T>(
+  promise: Promise<T>,
+  delayMs: number,
+  { unref = false }: { unref?: boolean } = {},
+): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = unref
+          ? unrefTimer(() => resolve(undefined), delayMs)
+          : setTimeout(resolve, Math.min(Math.max(0, delayMs), MAX_TIMER_MS), undefined);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
